@@ -1,0 +1,46 @@
+# plantctl: the front door. `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+setup: setup-apt setup-venv setup-tools  ## install everything (idempotent, quick when done)
+
+setup-apt:
+	@tools/install-apt.sh
+
+# The venv is rebuilt only when the lock or the project metadata change.
+setup-venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+setup-tools:
+	@tools/install-go-tools.sh
+
+validate: setup  ## check the inventory (schema, references, address plan)
+	plantctl validate
+
+demo: setup  ## validate the sample plant and print its summary
+	plantctl validate
+	plantctl summary
+
+lint: setup-venv  ## ruff (lint and format)
+	ruff check src tests bench stacks
+	ruff format --check src tests bench stacks
+
+pytest: setup
+	$(PY) -m pytest
+
+test: setup lint pytest  ## everything CI runs

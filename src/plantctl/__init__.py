@@ -1,0 +1,3 @@
+"""plantctl: factory IoT as code, one inventory read by policies, stacks and playbooks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from plantctl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""plantctl's command line. Exit codes follow DESIGN.md's contract (see problems.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from plantctl import __version__
+from plantctl.problems import EXIT_INVALID, EXIT_OK, InvalidInput
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2 (argparse's own code), with the message on stderr."""
+
+
+def _inventory_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--inventory", type=Path, default=None,
+                   help="inventory folder (default: $PLANTCTL_INVENTORY or ./inventory)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="plantctl", description="Factory IoT as code: check and use the "
+                     "shared inventory.")
+    parser.add_argument("--version", action="version", version=f"plantctl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="schema, reference and address-plan checks")
+    _inventory_arg(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("allocate", help="the next free addresses in a zone")
+    _inventory_arg(p)
+    p.add_argument("--site", required=True)
+    p.add_argument("--zone", required=True)
+    p.add_argument("--count", type=int, default=1)
+    p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser("summary", help="a readable summary of the plant")
+    _inventory_arg(p)
+    p.set_defaults(func=cmd_summary)
+    return parser
+
+
+def _load(args):
+    from plantctl.inventory import default_root, load
+
+    return load(args.inventory or default_root())
+
+
+def _report_invalid(exc: InvalidInput, fmt: str = "text") -> int:
+    if fmt == "json":
+        print(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]},
+                         indent=2))
+    else:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); nothing was changed.", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def cmd_validate(args) -> int:
+    try:
+        inv = _load(args)
+    except InvalidInput as exc:
+        return _report_invalid(exc, args.format)
+    counts = {kind: len(recs) for kind, recs in inv.records.items() if kind != "ownership"}
+    if args.format == "json":
+        print(json.dumps({"valid": True, "problems": [], "counts": counts}, indent=2))
+    else:
+        parts = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        print(f"inventory valid: {parts}")
+    return EXIT_OK
+
+
+def cmd_allocate(args) -> int:
+    from plantctl import addressing
+
+    if args.count < 1:
+        print("plantctl allocate: --count must be 1 or more", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        inv = _load(args)
+    except InvalidInput as exc:
+        return _report_invalid(exc)
+    try:
+        free = addressing.allocate(inv, args.site, args.zone, args.count)
+    except KeyError:
+        zones = sorted(k for k in inv.of("zone") if k.startswith(f"{args.site}/"))
+        hint = ", ".join(z.split("/")[1] for z in zones) if zones else \
+            "none (sites: " + ", ".join(inv.sites()) + ")"
+        print(f"plantctl allocate: no zone {args.zone!r} at site {args.site!r}; zones there: "
+              f"{hint}", file=sys.stderr)
+        return EXIT_INVALID
+    if len(free) < args.count:
+        print(f"plantctl allocate: zone {args.site}/{args.zone} has only {len(free)} free "
+              f"address(es), {args.count} asked; widen the zone or use another", file=sys.stderr)
+        return EXIT_INVALID
+    for addr in free:
+        print(addr)
+    return EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    from plantctl.summary import render
+
+    try:
+        inv = _load(args)
+    except InvalidInput as exc:
+        return _report_invalid(exc)
+    render(inv)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except InvalidInput as exc:  # a consumer found a problem after loading
+        return _report_invalid(exc)
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

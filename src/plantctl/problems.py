@@ -1,0 +1,42 @@
+"""Problems found in input, and the exit codes of the command-line contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Exit codes (DESIGN.md, command-line contract).
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_INVALID = 2
+EXIT_ENGINE = 3
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, pointing at the file and line it is about."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+    rule: str = field(default="INV-SCHEMA", compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message} [{self.rule}]"
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
+
+class InvalidInput(Exception):
+    """Raised with every problem found; nothing downstream runs on invalid input."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))

@@ -1,0 +1,161 @@
+"""The inventory's JSON Schemas (inventory/schema/), and schema errors as plain advice."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from plantctl.documents import Document
+from plantctl.problems import Problem
+
+_YAML11_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
+
+
+def schema_dir(inventory_root: Path) -> Path:
+    return inventory_root / "schema"
+
+
+@cache
+def _validators(directory: str) -> dict[str, Draft202012Validator]:
+    base = Path(directory)
+    resources = []
+    contents = {}
+    for file in sorted(base.glob("*.schema.json")):
+        schema = json.loads(file.read_text(encoding="utf-8"))
+        # Files carry no $id so editors resolve refs by path; give each its file URI here.
+        schema = {"$id": file.resolve().as_uri(), **schema}
+        contents[file.name.removesuffix(".schema.json")] = schema
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    registry = Registry().with_resources(resources)
+    checker = FormatChecker(formats=("ipv4", "date"))
+    return {
+        name: Draft202012Validator(schema, registry=registry, format_checker=checker)
+        for name, schema in contents.items()
+    }
+
+
+def validate(doc: Document, kind: str, directory: Path) -> list[Problem]:
+    validator = _validators(str(directory.resolve())).get(kind)
+    if validator is None:
+        return [Problem(doc.path, 1, 1, f"no schema {kind}.schema.json in {directory}", "INV-SCHEMA")]
+    problems = []
+    for error in validator.iter_errors(doc.data):
+        for leaf in _leaves(error):
+            problems.extend(_problems(doc, leaf))
+    return sorted(set(problems))
+
+
+def _leaves(error: ValidationError):
+    """anyOf/oneOf errors carry their real reasons in context; report those."""
+    if error.context:
+        for sub in error.context:
+            yield from _leaves(sub)
+    else:
+        yield error
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a list"
+
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping of keys",
+    "null": "null",
+}
+
+
+def _problems(doc: Document, error: ValidationError) -> list[Problem]:
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        path = tuple(error.absolute_path)
+        where = ".".join(str(p) for p in path) or "(top level)"
+        allowed = sorted(error.schema.get("properties", {}))
+        hint = f"allowed keys: {', '.join(allowed)}" if allowed else "no other keys are allowed"
+        return [
+            Problem(doc.path, *doc.locate((*path, key)), f"{where}: unknown key {key!r}; remove it "
+                    f"or fix its spelling ({hint})", "INV-SCHEMA")
+            for key in sorted(set(error.instance) - set(allowed))
+        ]
+    return [_problem(doc, error)]
+
+
+def _problem(doc: Document, error: ValidationError) -> Problem:
+    path = tuple(error.absolute_path)
+    line, col = doc.locate(path)
+    where = ".".join(str(p) for p in path) or "(top level)"
+    v = error.validator
+    inst = error.instance
+    if v == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return Problem(doc.path, line, col, f"{where}: missing required key {missing!r}; add it",
+                       "INV-SCHEMA")
+    if v == "type":
+        wanted = error.validator_value
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        msg = f"{where}: expected {words}, found {_describe(inst)}"
+        if "boolean" in wanted and isinstance(inst, str) and inst.lower() in _YAML11_WORDS:
+            msg += f"; YAML 1.2 reads {inst} as text, write true or false"
+        elif "string" in wanted and isinstance(inst, (int, float)) and not isinstance(inst, bool):
+            text = _source_text(doc, path)
+            msg += f"; quote it so it stays text: \"{text or inst}\""
+        else:
+            msg += f"; write {words}"
+        return Problem(doc.path, line, col, msg, "INV-SCHEMA")
+    if v == "enum":
+        options = ", ".join(json.dumps(o) for o in error.validator_value)
+        return Problem(doc.path, line, col, f"{where}: {_describe(inst)} is not allowed; use one of "
+                       f"{options}", "INV-SCHEMA")
+    if v in ("pattern", "format"):
+        described = error.schema.get("description")
+        if not described and "$ref" in error.schema:
+            described = None
+        hint = described or f"it must match {error.validator_value}"
+        return Problem(doc.path, line, col, f"{where}: {_describe(inst)} is not valid; {hint}",
+                       "INV-SCHEMA")
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return Problem(doc.path, line, col, f"{where}: {error.message}; use a value in range",
+                       "INV-SCHEMA")
+    if v in ("minItems", "maxItems", "minLength", "maxLength"):
+        return Problem(doc.path, line, col, f"{where}: {error.message}", "INV-SCHEMA")
+    return Problem(doc.path, line, col, f"{where}: {error.message}", "INV-SCHEMA")
+
+
+def _source_text(doc: Document, path: tuple) -> str | None:
+    """The characters written in the file for a scalar, e.g. 1.10 for a value read as 1.1."""
+    node = doc.tree
+    try:
+        for key in path[:-1]:
+            node = node[key]
+        last = path[-1]
+        if hasattr(node, "lc"):
+            if isinstance(last, int):
+                line, col = node.lc.item(last)
+            else:
+                line, col = node.lc.value(last)
+            text = doc.text.splitlines()[line]
+            token = text[col:].split("#")[0].strip().rstrip(",}] ")
+            return token.split(",")[0].split("}")[0].strip() or None
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return None

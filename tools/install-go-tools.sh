@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Install the project's Go-built policy tools, pinned, into $ROOT/.tools/bin:
+#   opa       github.com/open-policy-agent/opa
+#   regal     github.com/open-policy-agent/regal
+#   conftest  github.com/open-policy-agent/conftest
+#
+# Usage: tools/install-go-tools.sh [opa|regal|conftest ...]   (default: all three)
+#
+# Each tool is built with `GOBIN=$ROOT/.tools/bin go install -trimpath <module>@<pinned version>`.
+# Where that refuses (e.g. a module proxy that serves the pinned version but not the module's
+# version list, which `go install pkg@version` reads for its deprecation check; Regal here), the
+# same pinned version is built from a throwaway module under .tools/build/<tool> with `go build`.
+#
+# Idempotent: a tool whose binary exists and was built from the pinned module version is skipped
+# (checked with `go version -m`, no network), so a warm run takes well under 2 s.
+# Uses the default Go module and build caches (~/go/pkg/mod, ~/.cache/go-build).
+# Exit status is non-zero if any requested tool could not be installed; the others still are.
+set -euo pipefail
+
+# ---- pinned versions (the one place to bump them) ---------------------------------------------
+OPA_VERSION="v1.22.2"
+REGAL_VERSION="v0.38.1"
+CONFTEST_VERSION="v0.71.1"
+# ------------------------------------------------------------------------------------------------
+
+ROOT="${PLANTCTL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+BIN="$ROOT/.tools/bin"
+GO="${GO:-go}"
+command -v "$GO" >/dev/null 2>&1 || GO=/usr/local/go/bin/go
+command -v "$GO" >/dev/null 2>&1 || { echo "install-go-tools: no 'go' on PATH (nor /usr/local/go/bin/go)" >&2; exit 1; }
+
+declare -A MODULE VERSION LDFLAGS
+# OPA's version string is in its source; Regal and conftest take theirs from -X (their release
+# builds do the same), otherwise they would report "unknown" / "dev".
+MODULE[opa]=github.com/open-policy-agent/opa
+VERSION[opa]=$OPA_VERSION
+LDFLAGS[opa]=""
+MODULE[regal]=github.com/open-policy-agent/regal
+VERSION[regal]=$REGAL_VERSION
+LDFLAGS[regal]="-X github.com/open-policy-agent/regal/pkg/version.Version=${REGAL_VERSION#v}"
+MODULE[conftest]=github.com/open-policy-agent/conftest
+VERSION[conftest]=$CONFTEST_VERSION
+LDFLAGS[conftest]="-X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}"
+
+log() { echo "install-go-tools: $*"; }
+
+# True when $1 is a Go binary whose main package is $2, built from module $2 at version $3
+# (as the main module with `go install`, or as a dependency of the fallback module).
+built_at() {
+  [[ -x "$1" ]] || return 1
+  "$GO" version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '
+    $1 == "path" && $2 == m { okp = 1 }
+    ($1 == "mod" || $1 == "dep") && $2 == m && $3 == v { okm = 1 }
+    END { exit !(okp && okm) }'
+}
+
+# Fallback: build module $2@$3 (main package at the module root) into $BIN/$1 from a throwaway
+# module that requires it, which needs only that version from the proxy, not its version list.
+build_via_module() {
+  local t=$1 mod=$2 ver=$3 work="$ROOT/.tools/build/$1"
+  rm -rf "$work" && mkdir -p "$work" || return 1
+  (
+    cd "$work"
+    export GOFLAGS="${GOFLAGS:-} -mod=mod"
+    "$GO" mod init "plantctl-tools/$t" >/dev/null 2>&1
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$mod" > tools.go
+    "$GO" mod edit -require="$mod@$ver"
+    "$GO" mod tidy
+    [[ "$("$GO" list -m -f '{{.Version}}' "$mod")" == "$ver" ]] || { echo "$mod moved off $ver" >&2; exit 1; }
+    "$GO" build -trimpath -ldflags "${LDFLAGS[$t]}" -o "$BIN/$t.tmp" "$mod"
+  ) && mv -f "$BIN/$t.tmp" "$BIN/$t"
+}
+
+tools=("$@")
+[[ ${#tools[@]} -gt 0 ]] || tools=(opa regal conftest)
+
+mkdir -p "$BIN"
+failed=()
+for t in "${tools[@]}"; do
+  if [[ -z "${MODULE[$t]:-}" ]]; then
+    echo "install-go-tools: unknown tool '$t' (known: opa regal conftest)" >&2
+    failed+=("$t"); continue
+  fi
+  mod="${MODULE[$t]}" ver="${VERSION[$t]}"
+  if built_at "$BIN/$t" "$mod" "$ver"; then
+    log "$t $ver already installed"
+    continue
+  fi
+  log "building $t $ver (a first build takes minutes) ..."
+  start=$SECONDS
+  if GOBIN="$BIN" "$GO" install -trimpath -ldflags "${LDFLAGS[$t]}" "$mod@$ver"; then
+    log "$t $ver installed in $((SECONDS - start)) s"
+  elif log "go install $mod@$ver refused; building it from a throwaway module instead" \
+       && build_via_module "$t" "$mod" "$ver"; then
+    log "$t $ver installed in $((SECONDS - start)) s"
+  else
+    rm -f "$BIN/$t.tmp"
+    echo "install-go-tools: FAILED to install $t $ver" >&2
+    failed+=("$t")
+  fi
+done
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "install-go-tools: not installed: ${failed[*]}" >&2
+  exit 1
+fi
