@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=1)
     p.set_defaults(func=cmd_allocate)
 
+    p = sub.add_parser("facts", help="print the policy input document (JSON) for the inventory")
+    _inventory_arg(p)
+    p.add_argument("--now", help="evaluate as of this RFC 3339 time (default: now)")
+    p.set_defaults(func=cmd_facts)
+
     p = sub.add_parser("summary", help="a readable summary of the plant")
     _inventory_arg(p)
     p.set_defaults(func=cmd_summary)
@@ -100,6 +105,33 @@ def cmd_allocate(args) -> int:
         return EXIT_INVALID
     for addr in free:
         print(addr)
+    return EXIT_OK
+
+
+def parse_now(text: str | None):
+    from datetime import datetime
+
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"plantctl: --now {text!r} is not an RFC 3339 time; write it like "
+                         "2026-11-22T12:00:00Z") from None
+    if moment.tzinfo is None:
+        raise SystemExit(f"plantctl: --now {text!r} has no offset; add Z or +HH:MM")
+    return moment
+
+
+def cmd_facts(args) -> int:
+    from plantctl import facts
+
+    try:
+        inv = _load(args)
+    except InvalidInput as exc:
+        return _report_invalid(exc)
+    json.dump(facts.build(inv, parse_now(args.now)), sys.stdout, indent=2, sort_keys=True)
+    print()
     return EXIT_OK
 
 
