@@ -27,7 +27,9 @@ def _with_zone(prefix: int, offsets: list[int]) -> tuple[MemorySource, IPNetwork
         f"  - {{id: gw-lk-{i:03d}, zone: site-ops, address: {IPAddress(net.first + off)}}}"
         for i, off in enumerate(offsets)
     ]
-    files["sites/lakeside/gateways.yaml"] = ("\n".join(lines) + "\n") if offsets else "gateways: []\n"
+    files["sites/lakeside/gateways.yaml"] = (
+        ("\n".join(lines) + "\n") if offsets else "gateways: []\n"
+    )
     return MemorySource(files), net
 
 
@@ -65,8 +67,17 @@ def test_allocate_returns_only_free_addresses_of_the_zone(case):
 
 
 def test_cli_allocate_prints_addresses(plantctl):
-    run = plantctl("allocate", "--inventory", str(SAMPLE), "--site", "ridgeway", "--zone",
-                   "supervisory", "--count", "3")
+    run = plantctl(
+        "allocate",
+        "--inventory",
+        str(SAMPLE),
+        "--site",
+        "ridgeway",
+        "--zone",
+        "supervisory",
+        "--count",
+        "3",
+    )
     assert run.code == 0, run.err
     assert run.out.split() == ["10.20.20.2", "10.20.20.3", "10.20.20.4"]
 
@@ -78,7 +89,16 @@ def test_cli_allocate_unknown_zone_is_usage_error(plantctl):
 
 
 def test_cli_allocate_zone_too_small(plantctl):
-    run = plantctl("allocate", "--inventory", str(SAMPLE), "--site", "ridgeway", "--zone", "dmz",
-                   "--count", "300")
+    run = plantctl(
+        "allocate",
+        "--inventory",
+        str(SAMPLE),
+        "--site",
+        "ridgeway",
+        "--zone",
+        "dmz",
+        "--count",
+        "300",
+    )
     assert run.code == 2
     assert "has only 252 free address(es), 300 asked" in run.err

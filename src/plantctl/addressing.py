@@ -65,15 +65,42 @@ def devices(inv: Inventory) -> list[Device]:
     """Every documented address in the inventory."""
     found = []
     for rec in inv.of("machine").values():
-        found.append(Device(IPAddress(rec.data["controller"]["address"]), "machine", rec.key,
-                            rec.site, rec.data["zone"], rec, ("controller", "address")))
+        found.append(
+            Device(
+                IPAddress(rec.data["controller"]["address"]),
+                "machine",
+                rec.key,
+                rec.site,
+                rec.data["zone"],
+                rec,
+                ("controller", "address"),
+            )
+        )
     for rec in inv.of("gateway").values():
-        found.append(Device(IPAddress(rec.data["address"]), "gateway", rec.key, rec.site,
-                            rec.data["zone"], rec, ("address",)))
+        found.append(
+            Device(
+                IPAddress(rec.data["address"]),
+                "gateway",
+                rec.key,
+                rec.site,
+                rec.data["zone"],
+                rec,
+                ("address",),
+            )
+        )
     for site, rec in inv.of("site").items():
         for name, svc in rec.data.get("services", {}).items():
-            found.append(Device(IPAddress(svc["address"]), name, svc["id"], site, svc["zone"],
-                                rec, ("services", name, "address")))
+            found.append(
+                Device(
+                    IPAddress(svc["address"]),
+                    name,
+                    svc["id"],
+                    site,
+                    svc["zone"],
+                    rec,
+                    ("services", name, "address"),
+                )
+            )
     return found
 
 
@@ -83,44 +110,83 @@ def check(inv: Inventory) -> list[Problem]:
     for site, rec in inv.of("site").items():
         net = parse_network(rec.data["supernet"])
         if net is None:
-            problems.append(rec.problem(f"supernet {rec.data['supernet']!r} is not a network in "
-                                        "CIDR form; write it like 10.20.0.0/16", "ADDR-CIDR",
-                                        "supernet"))
+            problems.append(
+                rec.problem(
+                    f"supernet {rec.data['supernet']!r} is not a network in "
+                    "CIDR form; write it like 10.20.0.0/16",
+                    "ADDR-CIDR",
+                    "supernet",
+                )
+            )
         elif net.ip != net.network:
-            problems.append(rec.problem(f"supernet {rec.data['supernet']!r} has host bits set; "
-                                        f"write {net.cidr}", "ADDR-CIDR", "supernet"))
+            problems.append(
+                rec.problem(
+                    f"supernet {rec.data['supernet']!r} has host bits set; write {net.cidr}",
+                    "ADDR-CIDR",
+                    "supernet",
+                )
+            )
         else:
             supernets[site] = net
-    problems.extend(_overlaps(
-        [(net, inv.get("site", site), ("supernet",), f"site {site}") for site, net in
-         supernets.items()], "supernet"))
+    problems.extend(
+        _overlaps(
+            [
+                (net, inv.get("site", site), ("supernet",), f"site {site}")
+                for site, net in supernets.items()
+            ],
+            "supernet",
+        )
+    )
 
     zones: dict[str, IPNetwork] = {}
     for key, rec in inv.of("zone").items():
         text = rec.data["cidr"]
         net = parse_network(text)
         if net is None:
-            problems.append(rec.problem(f"zone CIDR {text!r} is not a network in CIDR form; "
-                                        "write it like 10.20.11.0/24", "ADDR-CIDR", "cidr"))
+            problems.append(
+                rec.problem(
+                    f"zone CIDR {text!r} is not a network in CIDR form; "
+                    "write it like 10.20.11.0/24",
+                    "ADDR-CIDR",
+                    "cidr",
+                )
+            )
             continue
         if net.ip != net.network:
-            problems.append(rec.problem(f"zone CIDR {text!r} has host bits set; write "
-                                        f"{net.cidr}", "ADDR-CIDR", "cidr"))
+            problems.append(
+                rec.problem(
+                    f"zone CIDR {text!r} has host bits set; write {net.cidr}", "ADDR-CIDR", "cidr"
+                )
+            )
             continue
         zones[key] = net
         supernet = supernets.get(rec.site)
         if supernet is not None and net not in supernet:
-            problems.append(rec.problem(f"zone {rec.id} ({net}) is outside the site supernet "
-                                        f"{supernet}; pick a range inside it (plantctl "
-                                        "allocate helps for addresses)", "ADDR-ZONE", "cidr"))
+            problems.append(
+                rec.problem(
+                    f"zone {rec.id} ({net}) is outside the site supernet "
+                    f"{supernet}; pick a range inside it (plantctl "
+                    "allocate helps for addresses)",
+                    "ADDR-ZONE",
+                    "cidr",
+                )
+            )
         if rec.data["purdue_level"] < DMZ_LEVEL and not is_private(net):
-            problems.append(rec.problem(f"zone {rec.id} is below the DMZ (level "
-                                        f"{rec.data['purdue_level']}) but {net} is public; use a "
-                                        "private range (10/8, 172.16/12, 192.168/16)",
-                                        "ADDR-PUBLIC", "cidr"))
-    problems.extend(_overlaps(
-        [(net, inv.get("zone", key), ("cidr",), f"zone {key}") for key, net in zones.items()],
-        "zone"))
+            problems.append(
+                rec.problem(
+                    f"zone {rec.id} is below the DMZ (level "
+                    f"{rec.data['purdue_level']}) but {net} is public; use a "
+                    "private range (10/8, 172.16/12, 192.168/16)",
+                    "ADDR-PUBLIC",
+                    "cidr",
+                )
+            )
+    problems.extend(
+        _overlaps(
+            [(net, inv.get("zone", key), ("cidr",), f"zone {key}") for key, net in zones.items()],
+            "zone",
+        )
+    )
     problems.extend(_device_addresses(inv, zones))
     return problems
 
@@ -134,12 +200,18 @@ def _overlaps(items: list[tuple[IPNetwork, Record, tuple, str]], what: str) -> I
         if reach is not None and net.first <= reach[0]:
             other_net, other, other_keys, other_label = reach[1]
             # Both sides are named: either may be the one to move.
-            yield rec.problem(f"{label} ({net}) overlaps {other_label} ({other_net}) at "
-                              f"{other.file}:{other.line}; every {what} needs its own range",
-                              "ADDR-OVERLAP", *keys)
-            yield other.problem(f"{other_label} ({other_net}) overlaps {label} ({net}) at "
-                                f"{rec.file}:{rec.line}; every {what} needs its own range",
-                                "ADDR-OVERLAP", *other_keys)
+            yield rec.problem(
+                f"{label} ({net}) overlaps {other_label} ({other_net}) at "
+                f"{other.file}:{other.line}; every {what} needs its own range",
+                "ADDR-OVERLAP",
+                *keys,
+            )
+            yield other.problem(
+                f"{other_label} ({other_net}) overlaps {label} ({net}) at "
+                f"{rec.file}:{rec.line}; every {what} needs its own range",
+                "ADDR-OVERLAP",
+                *other_keys,
+            )
         if reach is None or net.last > reach[0]:
             reach = (net.last, (net, rec, keys, label))
 
@@ -152,27 +224,49 @@ def _device_addresses(inv: Inventory, zones: dict[str, IPNetwork]) -> Iterator[P
         where = f"{dev.kind} {dev.id}"
         if net is not None:
             if dev.address not in net:
-                yield dev.record.problem(f"{where} address {dev.address} is outside its zone "
-                                         f"{dev.zone} ({net}); use `plantctl allocate --site "
-                                         f"{dev.site} --zone {dev.zone}`", "ADDR-ZONE", *dev.keys)
+                yield dev.record.problem(
+                    f"{where} address {dev.address} is outside its zone "
+                    f"{dev.zone} ({net}); use `plantctl allocate --site "
+                    f"{dev.site} --zone {dev.zone}`",
+                    "ADDR-ZONE",
+                    *dev.keys,
+                )
             elif dev.address in reserved(net):
-                role = ("network" if dev.address == net.network else
-                        "broadcast" if dev.address == net.broadcast else "router")
-                yield dev.record.problem(f"{where} address {dev.address} is the zone's {role} "
-                                         "address; use `plantctl allocate --site "
-                                         f"{dev.site} --zone {dev.zone}`", "ADDR-RESERVED",
-                                         *dev.keys)
-        if (zone_rec is not None and zone_rec.data["purdue_level"] < DMZ_LEVEL
-                and not dev.address.is_ipv4_private_use()):
-            yield dev.record.problem(f"{where} has public address {dev.address} below the DMZ; "
-                                     "use a private address of its zone", "ADDR-PUBLIC",
-                                     *dev.keys)
+                role = (
+                    "network"
+                    if dev.address == net.network
+                    else "broadcast"
+                    if dev.address == net.broadcast
+                    else "router"
+                )
+                yield dev.record.problem(
+                    f"{where} address {dev.address} is the zone's {role} "
+                    "address; use `plantctl allocate --site "
+                    f"{dev.site} --zone {dev.zone}`",
+                    "ADDR-RESERVED",
+                    *dev.keys,
+                )
+        if (
+            zone_rec is not None
+            and zone_rec.data["purdue_level"] < DMZ_LEVEL
+            and not dev.address.is_ipv4_private_use()
+        ):
+            yield dev.record.problem(
+                f"{where} has public address {dev.address} below the DMZ; "
+                "use a private address of its zone",
+                "ADDR-PUBLIC",
+                *dev.keys,
+            )
         first = seen.get(dev.address)
         if first is not None:
-            yield dev.record.problem(f"{where} address {dev.address} is already used by "
-                                     f"{first.kind} {first.id} at {first.record.file}:"
-                                     f"{first.record.locate(*first.keys)[1]}; every device needs "
-                                     "its own address", "ADDR-DUP", *dev.keys)
+            yield dev.record.problem(
+                f"{where} address {dev.address} is already used by "
+                f"{first.kind} {first.id} at {first.record.file}:"
+                f"{first.record.locate(*first.keys)[1]}; every device needs "
+                "its own address",
+                "ADDR-DUP",
+                *dev.keys,
+            )
         else:
             seen[dev.address] = dev
 

@@ -16,13 +16,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _inventory_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--inventory", type=Path, default=None,
-                   help="inventory folder (default: $PLANTCTL_INVENTORY or ./inventory)")
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        help="inventory folder (default: $PLANTCTL_INVENTORY or ./inventory)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="plantctl", description="Factory IoT as code: check and use the "
-                     "shared inventory.")
+    parser = _Parser(
+        prog="plantctl", description="Factory IoT as code: check and use the shared inventory."
+    )
     parser.add_argument("--version", action="version", version=f"plantctl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -37,6 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zone", required=True)
     p.add_argument("--count", type=int, default=1)
     p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser(
+        "check",
+        help="the policy gate (exit 0 pass, 1 violations, 2 invalid "
+        "input, 3 policy engine unavailable)",
+    )
+    _inventory_arg(p)
+    p.add_argument(
+        "--policies",
+        type=Path,
+        default=None,
+        help="policies folder (default: ./policies); ignored when OPA_URL is set",
+    )
+    p.add_argument("--now", help="evaluate as of this RFC 3339 time (default: now)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("facts", help="print the policy input document (JSON) for the inventory")
     _inventory_arg(p)
@@ -57,8 +79,9 @@ def _load(args):
 
 def _report_invalid(exc: InvalidInput, fmt: str = "text") -> int:
     if fmt == "json":
-        print(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]},
-                         indent=2))
+        print(
+            json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2)
+        )
     else:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -94,14 +117,22 @@ def cmd_allocate(args) -> int:
         free = addressing.allocate(inv, args.site, args.zone, args.count)
     except KeyError:
         zones = sorted(k for k in inv.of("zone") if k.startswith(f"{args.site}/"))
-        hint = ", ".join(z.split("/")[1] for z in zones) if zones else \
-            "none (sites: " + ", ".join(inv.sites()) + ")"
-        print(f"plantctl allocate: no zone {args.zone!r} at site {args.site!r}; zones there: "
-              f"{hint}", file=sys.stderr)
+        hint = (
+            ", ".join(z.split("/")[1] for z in zones)
+            if zones
+            else "none (sites: " + ", ".join(inv.sites()) + ")"
+        )
+        print(
+            f"plantctl allocate: no zone {args.zone!r} at site {args.site!r}; zones there: {hint}",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     if len(free) < args.count:
-        print(f"plantctl allocate: zone {args.site}/{args.zone} has only {len(free)} free "
-              f"address(es), {args.count} asked; widen the zone or use another", file=sys.stderr)
+        print(
+            f"plantctl allocate: zone {args.site}/{args.zone} has only {len(free)} free "
+            f"address(es), {args.count} asked; widen the zone or use another",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     for addr in free:
         print(addr)
@@ -116,11 +147,57 @@ def parse_now(text: str | None):
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise SystemExit(f"plantctl: --now {text!r} is not an RFC 3339 time; write it like "
-                         "2026-11-22T12:00:00Z") from None
+        raise SystemExit(
+            f"plantctl: --now {text!r} is not an RFC 3339 time; write it like 2026-11-22T12:00:00Z"
+        ) from None
     if moment.tzinfo is None:
         raise SystemExit(f"plantctl: --now {text!r} has no offset; add Z or +HH:MM")
     return moment
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """stdout, or a file replaced whole (never left half-written)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    import os
+    import tempfile
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_check(args) -> int:
+    from plantctl import check
+    from plantctl.engine import EngineUnavailable
+    from plantctl.problems import EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.render import jsondoc, text
+
+    now = parse_now(args.now)
+    try:
+        inv = _load(args)
+    except InvalidInput as exc:
+        return _report_invalid(exc, args.format)
+    try:
+        with check.engine(args.policies or Path("policies")) as endpoint:
+            report = check.evaluate(inv, endpoint, now)
+    except EngineUnavailable as exc:
+        print(f"plantctl check: policy engine unavailable, failing closed: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    if args.format == "json":
+        rendered = jsondoc.render(report)
+    else:
+        colour = None if args.output is None and sys.stdout.isatty() else False
+        rendered = text.render(report, colour=colour)
+    write_output(rendered, args.output)
+    return EXIT_OK if report.passed else EXIT_VIOLATIONS
 
 
 def cmd_facts(args) -> int:

@@ -27,11 +27,13 @@ MAX_NODES = 2_000_000
 class _TextTimestamps(RoundTripConstructor):
     """Keeps dates and times as the text written: the schema, not the parser, judges them."""
 
-    def construct_yaml_timestamp(self, node, values=None):  # noqa: ARG002 - ruamel's signature
+    def construct_yaml_timestamp(self, node, values=None):
         return self.construct_scalar(node)
 
 
-_TextTimestamps.add_constructor("tag:yaml.org,2002:timestamp", _TextTimestamps.construct_yaml_timestamp)
+_TextTimestamps.add_constructor(
+    "tag:yaml.org,2002:timestamp", _TextTimestamps.construct_yaml_timestamp
+)
 
 
 def _yaml() -> YAML:
@@ -87,17 +89,29 @@ def _fail(path: str, line: int, col: int, message: str, rule: str = "INV-YAML") 
 def _plain(node: Any, budget: _Budget, depth: int, where: tuple[int, int]) -> Any:
     budget.nodes += 1
     if budget.nodes > MAX_NODES:
-        raise _fail(budget.path, *where, f"the file expands to more than {MAX_NODES} values "
-                    "(aliases repeated?); write the data out or split the file")
+        raise _fail(
+            budget.path,
+            *where,
+            f"the file expands to more than {MAX_NODES} values "
+            "(aliases repeated?); write the data out or split the file",
+        )
     if depth > MAX_DEPTH:
-        raise _fail(budget.path, *where, f"nesting deeper than {MAX_DEPTH} levels; "
-                    "inventory objects are flat, check the indentation")
+        raise _fail(
+            budget.path,
+            *where,
+            f"nesting deeper than {MAX_DEPTH} levels; "
+            "inventory objects are flat, check the indentation",
+        )
     if isinstance(node, (CommentedMap, CommentedSeq)):
         if id(node) in budget.seen:
             budget.aliases += 1
             if budget.aliases > MAX_ALIASES:
-                raise _fail(budget.path, *where, f"more than {MAX_ALIASES} alias uses; "
-                            "anchors and aliases are limited, write the values out")
+                raise _fail(
+                    budget.path,
+                    *where,
+                    f"more than {MAX_ALIASES} alias uses; "
+                    "anchors and aliases are limited, write the values out",
+                )
         budget.seen.add(id(node))
     if isinstance(node, CommentedMap):
         out = {}
@@ -135,8 +149,13 @@ def _plain(node: Any, budget: _Budget, depth: int, where: tuple[int, int]) -> An
 def parse(text: str, path: str) -> Document:
     """Parse one YAML document strictly. Raises InvalidInput naming path:line:col."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise _fail(path, 1, 1, f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
-                    "split it (one file per site and kind)")
+        raise _fail(
+            path,
+            1,
+            1,
+            f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+            "split it (one file per site and kind)",
+        )
     try:
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -144,9 +163,16 @@ def parse(text: str, path: str) -> Document:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = (exc.problem or str(exc)).strip()
         if "duplicate key" in what:
-            raise _fail(path, line, col, f"{what}; each key may appear once, remove or rename "
-                        "the repeated one", "INV-DUPKEY") from None
-        raise _fail(path, line, col, f"invalid YAML: {what}; fix the syntax at this point") from None
+            raise _fail(
+                path,
+                line,
+                col,
+                f"{what}; each key may appear once, remove or rename the repeated one",
+                "INV-DUPKEY",
+            ) from None
+        raise _fail(
+            path, line, col, f"invalid YAML: {what}; fix the syntax at this point"
+        ) from None
     except RecursionError:
         raise _fail(path, 1, 1, "nesting too deep to parse; inventory objects are flat") from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad characters)
@@ -159,10 +185,17 @@ def read(file: Path, shown_as: str) -> Document:
     try:
         size = file.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise _fail(shown_as, 1, 1, f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
-                        "split it (one file per site and kind)")
+            raise _fail(
+                shown_as,
+                1,
+                1,
+                f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+                "split it (one file per site and kind)",
+            )
         raw = file.read_bytes()
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _fail(shown_as, 1, 1, f"not UTF-8 text ({exc.reason}); save the file as UTF-8") from None
+        raise _fail(
+            shown_as, 1, 1, f"not UTF-8 text ({exc.reason}); save the file as UTF-8"
+        ) from None
     return parse(text, shown_as)

@@ -143,9 +143,17 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
             continue
         fk = _kind_for(rel)
         if fk is None:
-            problems.append(Problem(shown, 1, 1, "not an inventory file; expected one of "
-                                    + ", ".join(k.pattern for k in FILE_KINDS)
-                                    + " (check the file name and folder)", "INV-FILE"))
+            problems.append(
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    "not an inventory file; expected one of "
+                    + ", ".join(k.pattern for k in FILE_KINDS)
+                    + " (check the file name and folder)",
+                    "INV-FILE",
+                )
+            )
             continue
         present.add(fk.pattern)
         try:
@@ -153,8 +161,15 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
             text = raw.decode("utf-8")
             doc = parse(text, shown)
         except UnicodeDecodeError as exc:
-            problems.append(Problem(shown, 1, 1, f"not UTF-8 text ({exc.reason}); save the file "
-                                    "as UTF-8", "INV-YAML"))
+            problems.append(
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    f"not UTF-8 text ({exc.reason}); save the file as UTF-8",
+                    "INV-YAML",
+                )
+            )
             continue
         except InvalidInput as exc:
             problems.extend(exc.problems)
@@ -169,9 +184,17 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
 
     for fk in FILE_KINDS:
         if fk.required and fk.pattern not in present:
-            problems.append(Problem(source.shown(fk.pattern), 1, 1, "required inventory file is "
-                                    "missing; create it (see inventory/schema/"
-                                    f"{fk.schema}.schema.json)", "INV-FILE"))
+            problems.append(
+                Problem(
+                    source.shown(fk.pattern),
+                    1,
+                    1,
+                    "required inventory file is "
+                    "missing; create it (see inventory/schema/"
+                    f"{fk.schema}.schema.json)",
+                    "INV-FILE",
+                )
+            )
     problems.extend(_site_folders(source, files, records))
     if problems:
         raise InvalidInput(problems)
@@ -198,9 +221,15 @@ def _site_folders(source: Source, files: list[str], records) -> list[Problem]:
     for folder, names in sorted(folders.items()):
         for needed in ("site.yaml", "zones.yaml"):
             if needed not in names:
-                problems.append(Problem(source.shown(f"sites/{folder}/{sorted(names)[0]}"), 1, 1,
-                                        f"site folder sites/{folder}/ has no {needed}; add it",
-                                        "INV-FILE"))
+                problems.append(
+                    Problem(
+                        source.shown(f"sites/{folder}/{sorted(names)[0]}"),
+                        1,
+                        1,
+                        f"site folder sites/{folder}/ has no {needed}; add it",
+                        "INV-FILE",
+                    )
+                )
     return problems
 
 
@@ -211,22 +240,38 @@ def _collect(doc: Document, fk: FileKind, site: str | None, records) -> list[Pro
         table["ownership"] = Record(fk.kind, "ownership", doc.data, doc, ())
         return problems
     body = doc.data[fk.list_key]
-    items = [(fk.list_key,)] if isinstance(body, dict) else [
-        (fk.list_key, i) for i in range(len(body))
-    ]
+    items = (
+        [(fk.list_key,)] if isinstance(body, dict) else [(fk.list_key, i) for i in range(len(body))]
+    )
     for keys in items:
         data = doc.data[keys[0]] if len(keys) == 1 else body[keys[1]]
         key = _key_of(fk, data, site)
         if fk.kind == "site" and site is not None and data["id"] != site:
             line, col = doc.locate((*keys, "id"))
-            problems.append(Problem(doc.path, line, col, f"site id {data['id']!r} differs from its "
-                                    f"folder sites/{site}/; make them the same", "INV-ID"))
+            problems.append(
+                Problem(
+                    doc.path,
+                    line,
+                    col,
+                    f"site id {data['id']!r} differs from its "
+                    f"folder sites/{site}/; make them the same",
+                    "INV-ID",
+                )
+            )
         if key in table:
             first = table[key]
             line, col = doc.locate(keys)
-            problems.append(Problem(doc.path, line, col, f"duplicate {fk.kind} {key!r}, first "
-                                    f"defined at {first.file}:{first.line}; give each its own id "
-                                    "or remove the copy", "INV-DUPID"))
+            problems.append(
+                Problem(
+                    doc.path,
+                    line,
+                    col,
+                    f"duplicate {fk.kind} {key!r}, first "
+                    f"defined at {first.file}:{first.line}; give each its own id "
+                    "or remove the copy",
+                    "INV-DUPID",
+                )
+            )
             continue
         table[key] = Record(fk.kind, key, data, doc, keys, site)
     return problems
@@ -246,4 +291,3 @@ def default_root() -> Path:
     import os
 
     return Path(os.environ.get("PLANTCTL_INVENTORY", "inventory"))
-

@@ -30,8 +30,9 @@ def resolve(inv: Inventory, site: str | None = None, zone: str | None = None) ->
     return merged
 
 
-def owner_of(inv: Inventory, responsibility: str, site: str | None = None,
-             zone: str | None = None) -> str:
+def owner_of(
+    inv: Inventory, responsibility: str, site: str | None = None, zone: str | None = None
+) -> str:
     value = resolve(inv, site, zone).get(responsibility)
     if isinstance(value, dict):
         return "+".join(value[k] for k in sorted(value))

@@ -43,7 +43,9 @@ def _validators(directory: str) -> dict[str, Draft202012Validator]:
 def validate(doc: Document, kind: str, directory: Path) -> list[Problem]:
     validator = _validators(str(directory.resolve())).get(kind)
     if validator is None:
-        return [Problem(doc.path, 1, 1, f"no schema {kind}.schema.json in {directory}", "INV-SCHEMA")]
+        return [
+            Problem(doc.path, 1, 1, f"no schema {kind}.schema.json in {directory}", "INV-SCHEMA")
+        ]
     problems = []
     for error in validator.iter_errors(doc.data):
         for leaf in _leaves(error):
@@ -92,8 +94,12 @@ def _problems(doc: Document, error: ValidationError) -> list[Problem]:
         allowed = sorted(error.schema.get("properties", {}))
         hint = f"allowed keys: {', '.join(allowed)}" if allowed else "no other keys are allowed"
         return [
-            Problem(doc.path, *doc.locate((*path, key)), f"{where}: unknown key {key!r}; remove it "
-                    f"or fix its spelling ({hint})", "INV-SCHEMA")
+            Problem(
+                doc.path,
+                *doc.locate((*path, key)),
+                f"{where}: unknown key {key!r}; remove it or fix its spelling ({hint})",
+                "INV-SCHEMA",
+            )
             for key in sorted(set(error.instance) - set(allowed))
         ]
     return [_problem(doc, error)]
@@ -107,8 +113,9 @@ def _problem(doc: Document, error: ValidationError) -> Problem:
     inst = error.instance
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return Problem(doc.path, line, col, f"{where}: missing required key {missing!r}; add it",
-                       "INV-SCHEMA")
+        return Problem(
+            doc.path, line, col, f"{where}: missing required key {missing!r}; add it", "INV-SCHEMA"
+        )
     if v == "type":
         wanted = error.validator_value
         wanted = wanted if isinstance(wanted, list) else [wanted]
@@ -118,24 +125,31 @@ def _problem(doc: Document, error: ValidationError) -> Problem:
             msg += f"; YAML 1.2 reads {inst} as text, write true or false"
         elif "string" in wanted and isinstance(inst, (int, float)) and not isinstance(inst, bool):
             text = _source_text(doc, path)
-            msg += f"; quote it so it stays text: \"{text or inst}\""
+            msg += f'; quote it so it stays text: "{text or inst}"'
         else:
             msg += f"; write {words}"
         return Problem(doc.path, line, col, msg, "INV-SCHEMA")
     if v == "enum":
         options = ", ".join(json.dumps(o) for o in error.validator_value)
-        return Problem(doc.path, line, col, f"{where}: {_describe(inst)} is not allowed; use one of "
-                       f"{options}", "INV-SCHEMA")
+        return Problem(
+            doc.path,
+            line,
+            col,
+            f"{where}: {_describe(inst)} is not allowed; use one of {options}",
+            "INV-SCHEMA",
+        )
     if v in ("pattern", "format"):
         described = error.schema.get("description")
         if not described and "$ref" in error.schema:
             described = None
         hint = described or f"it must match {error.validator_value}"
-        return Problem(doc.path, line, col, f"{where}: {_describe(inst)} is not valid; {hint}",
-                       "INV-SCHEMA")
+        return Problem(
+            doc.path, line, col, f"{where}: {_describe(inst)} is not valid; {hint}", "INV-SCHEMA"
+        )
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return Problem(doc.path, line, col, f"{where}: {error.message}; use a value in range",
-                       "INV-SCHEMA")
+        return Problem(
+            doc.path, line, col, f"{where}: {error.message}; use a value in range", "INV-SCHEMA"
+        )
     if v in ("minItems", "maxItems", "minLength", "maxLength"):
         return Problem(doc.path, line, col, f"{where}: {error.message}", "INV-SCHEMA")
     return Problem(doc.path, line, col, f"{where}: {error.message}", "INV-SCHEMA")

@@ -1,4 +1,4 @@
-"""Where inventory files come from: a directory on disk, or one git revision (never the work tree)."""
+"""Where inventory files come from: a folder on disk, or one git revision (never the work tree)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ class DirectorySource:
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in self.root.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
         )
 
     def read(self, rel: str) -> bytes:
@@ -76,7 +77,7 @@ class GitSource:
                 if not entry:
                     continue
                 meta, name = entry.split(b"\t", 1)
-                mode, kind, sha = meta.split()
+                _mode, kind, sha = meta.split()
                 if kind == b"blob":
                     rel = name.decode()[len(self.subdir) + 1 :]
                     blobs[rel] = sha.decode()
@@ -116,8 +117,9 @@ class GitError(Exception):
 class MemorySource:
     """Files held in memory (generated inventories, tests)."""
 
-    def __init__(self, files: dict[str, bytes | str], label: str = "memory",
-                 shown_prefix: str = "inventory"):
+    def __init__(
+        self, files: dict[str, bytes | str], label: str = "memory", shown_prefix: str = "inventory"
+    ):
         self._files = {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
         self.label = label
         self._prefix = shown_prefix

@@ -1,0 +1,168 @@
+"""The policy engine: a real OPA server, started here or reached at OPA_URL, asked ONE question.
+
+Fail closed: an engine that cannot be started or reached, errors, times out, or answers with an
+undefined or malformed decision raises EngineUnavailable; the gate never reads that as a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+from opa_client import OpaClient
+from opa_client.errors import ConnectionsError, QueryExecuteError
+
+DECISION_PACKAGE = "plant"
+DECISION_RULE = "decision"
+DEFAULT_TIMEOUT_S = float(os.environ.get("PLANTCTL_OPA_TIMEOUT", "60"))
+START_TIMEOUT_S = 20.0
+
+
+class EngineUnavailable(Exception):
+    """No trustworthy answer from the policy engine."""
+
+
+def opa_binary() -> str:
+    found = shutil.which("opa")
+    if found:
+        return found
+    local = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "opa"
+    if local.exists():
+        return str(local)
+    raise EngineUnavailable("the opa binary is not installed; run `make setup`")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OpaServer:
+    """`opa run --server` on a free loopback port with the given policies, for one check."""
+
+    def __init__(self, policies: Path, timeout: float = DEFAULT_TIMEOUT_S):
+        self.policies = Path(policies)
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+        self.port: int | None = None
+        self._log = None
+
+    def __enter__(self) -> OpaEndpoint:
+        if not self.policies.is_dir():
+            raise EngineUnavailable(f"policies folder {self.policies} does not exist")
+        self.port = _free_port()
+        self._log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [
+                opa_binary(),
+                "run",
+                "--server",
+                "--addr",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "error",
+                "--ignore",
+                "*_test.rego",
+                "--ignore",
+                ".*",
+                str(self.policies),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        endpoint = OpaEndpoint("127.0.0.1", self.port, self.timeout)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.process.poll() is not None:
+                raise EngineUnavailable(f"opa server exited at start: {self._output()}")
+            if endpoint.healthy():
+                return endpoint
+            if time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise EngineUnavailable(f"opa server not healthy after {START_TIMEOUT_S:.0f} s")
+            time.sleep(0.05)
+
+    def _output(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace").strip()[-2000:]
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class OpaEndpoint:
+    """A reachable OPA server and the one decision query."""
+
+    def __init__(self, host: str, port: int, timeout: float = DEFAULT_TIMEOUT_S, ssl=False):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.client = OpaClient(host=host, port=port, timeout=timeout, retries=0, ssl=ssl)
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float = DEFAULT_TIMEOUT_S) -> OpaEndpoint:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise EngineUnavailable(f"OPA_URL {url!r} is not an http(s) URL")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        return cls(parsed.hostname, port, timeout, ssl=parsed.scheme == "https")
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"http://{self.host}:{self.port}/health", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def decide(self, document: dict) -> dict:
+        try:
+            answer = self.client.query_rule(document, DECISION_PACKAGE, DECISION_RULE)
+        except requests.Timeout:
+            raise EngineUnavailable(
+                f"the policy engine did not answer within {self.timeout:.0f} s"
+            ) from None
+        except (requests.RequestException, ConnectionsError, QueryExecuteError) as exc:
+            raise EngineUnavailable(
+                f"the policy engine at {self.host}:{self.port} failed: {_short(exc)}"
+            ) from None
+        except ValueError as exc:  # not JSON
+            raise EngineUnavailable(f"the policy engine sent no JSON: {exc}") from None
+        return validate_decision(answer)
+
+
+def validate_decision(answer: object) -> dict:
+    """Only a well-formed decision counts; anything else is no answer (fail closed)."""
+    if not isinstance(answer, dict) or "result" not in answer:
+        raise EngineUnavailable(
+            "the policy engine's decision is undefined (is data.plant.decision "
+            "defined by the policies?)"
+        )
+    decision = answer["result"]
+    if not isinstance(decision, dict) or not isinstance(decision.get("violations"), list):
+        raise EngineUnavailable("the policy engine's decision has no list of violations")
+    for v in decision["violations"] + list(decision.get("warnings") or []):
+        if not isinstance(v, dict) or not {"rule", "msg", "kind", "id"} <= set(v):
+            raise EngineUnavailable(f"malformed violation in the decision: {v!r}")
+    return decision
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + "..."

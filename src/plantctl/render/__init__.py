@@ -1,0 +1,1 @@
+"""Renderers of a check report: text for terminals, JSON for machines."""
