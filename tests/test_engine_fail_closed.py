@@ -47,7 +47,7 @@ def test_undefined_decision_exits_3(plantctl, tmp_path):
 
 
 def test_malformed_decision_exits_3(plantctl, tmp_path):
-    policies = _policies(tmp_path, 'package plant.decision\n\nviolations := "none"\n')
+    policies = _policies(tmp_path, 'package plant.gate\n\nresult := {"violations": "none"}\n')
     run = plantctl(
         "check", "--inventory", str(ROOT / "inventory"), "--policies", str(policies), "--now", NOW
     )
@@ -56,7 +56,7 @@ def test_malformed_decision_exits_3(plantctl, tmp_path):
 
 
 def test_policies_that_do_not_compile_exit_3(plantctl, tmp_path):
-    policies = _policies(tmp_path, "package plant.decision\n\nviolations := [\n")
+    policies = _policies(tmp_path, "package plant.gate\n\nresult := [\n")
     run = plantctl(
         "check", "--inventory", str(ROOT / "inventory"), "--policies", str(policies), "--now", NOW
     )
@@ -80,8 +80,9 @@ def test_missing_policies_folder_exits_3(plantctl, tmp_path):
 def test_engine_killed_mid_query_exits_3(plantctl, tmp_path, monkeypatch):
     # A decision that takes seconds to compute, so the server can be killed while answering.
     slow = (
-        "package plant.decision\n\n"
-        "violations := [] if {\n\tcount([x | some x in numbers.range(1, 30000000)]) > 0\n}\n"
+        "package plant.gate\n\n"
+        'result := {"violations": []} if {\n'
+        "\tcount([x | some x in numbers.range(1, 30000000)]) > 0\n}\n"
     )
     policies = _policies(tmp_path, slow)
     server = OpaServer(policies)
@@ -105,9 +106,9 @@ def test_engine_killed_mid_query_exits_3(plantctl, tmp_path, monkeypatch):
 def test_a_well_formed_answer_is_read_as_it_is(plantctl, tmp_path, person, code, word):
     """The near misses of the cases above: a real, well-formed decision passes or fails."""
     rego = (
-        "package plant.decision\n\nviolations := [v |\n\tsome id, g in input.grants\n"
+        'package plant.gate\n\nresult := {"violations": [v |\n\tsome id, g in input.grants\n'
         f'\tg.person == "{person}"\n\tv := {{"rule": "T-1", "msg": "m", "kind": "grant", '
-        '"id": id}\n]\n'
+        '"id": id}\n]}\n'
     )
     policies = _policies(tmp_path, rego)
     run = plantctl(

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from plantctl import facts
-from plantctl.engine import OpaEndpoint, OpaServer
+from plantctl.engine import EngineUnavailable, OpaEndpoint, OpaServer
 from plantctl.inventory import Inventory
 
 
@@ -43,10 +43,34 @@ class Report:
     source: str
     now: str
     counts: dict = field(default_factory=dict)
+    # Pull-request mode (plantctl check --base): what changed and whose approval it needs.
+    base: str | None = None
+    head: str | None = None
+    changes: list = field(default_factory=list)  # changes.Change
+    files: list[str] = field(default_factory=list)
+    approvals: list[dict] = field(default_factory=list)  # every required team, satisfied or not
+    author: str | None = None
+
+    @property
+    def missing(self) -> list[dict]:
+        return [a for a in self.approvals if not a.get("satisfied")]
 
     @property
     def passed(self) -> bool:
-        return not self.findings
+        return not self.findings and not self.missing
+
+
+@dataclass
+class PullRequest:
+    """The pull-request side of a check: resolved revisions, changes, reviews, author."""
+
+    base: str
+    head: str
+    changes: list
+    files: list[str]
+    reviews: list[dict]
+    author: str | None
+    extra_findings: list[Finding] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -85,12 +109,41 @@ def place(inv: Inventory, v: dict, level: str) -> Finding:
     )
 
 
-def evaluate(inv: Inventory, endpoint: OpaEndpoint, now: datetime | None = None) -> Report:
+def evaluate(
+    inv: Inventory,
+    endpoint: OpaEndpoint,
+    now: datetime | None = None,
+    *,
+    pull_request: PullRequest | None = None,
+) -> Report:
     document = facts.build(inv, now)
+    if pull_request is not None:
+        document["change"] = {
+            "base": pull_request.base,
+            "head": pull_request.head,
+            "objects": [c.as_fact() for c in pull_request.changes],
+            "files": pull_request.files,
+        }
+        document["reviews"] = pull_request.reviews
+        document["author"] = pull_request.author or ""
     decision = endpoint.decide(document)
     key = lambda f: (f.file, f.line, f.rule, f.message)  # noqa: E731 - a sort key
-    findings = sorted((place(inv, v, "error") for v in decision["violations"]), key=key)
+    unique = {(v["rule"], v["kind"], v["id"], v["msg"]): v for v in decision["violations"]}
+    findings = sorted((place(inv, v, "error") for v in unique.values()), key=key)
+    if pull_request is not None:
+        findings = sorted([*findings, *pull_request.extra_findings], key=key)
     warnings = sorted((place(inv, v, "warning") for v in decision.get("warnings") or []), key=key)
-    return Report(
+    report = Report(
         findings, warnings, inv.source_label, document["now"], decision.get("counts") or {}
     )
+    if pull_request is not None:
+        report.base, report.head = pull_request.base, pull_request.head
+        report.changes, report.files = pull_request.changes, pull_request.files
+        report.author = pull_request.author
+        approvals = (decision.get("approvals") or {}).get("required")
+        if not isinstance(approvals, list):
+            raise EngineUnavailable("the decision has no list of required approvals")
+        report.approvals = sorted(
+            approvals, key=lambda a: (bool(a.get("satisfied")), str(a.get("team")))
+        )
+    return report

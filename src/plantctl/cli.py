@@ -56,9 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="policies folder (default: ./policies); ignored when OPA_URL is set",
     )
     p.add_argument("--now", help="evaluate as of this RFC 3339 time (default: now)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--base", help="pull-request mode: the base revision (its policies judge)")
+    p.add_argument(
+        "--head",
+        help="the head revision (default: HEAD); read from git, the work tree is never used",
+    )
+    p.add_argument("--approvals", type=Path, help="the code host's list-reviews JSON")
+    p.add_argument("--author", help="the pull request author's login (their review never counts)")
+    p.add_argument("--format", choices=("text", "markdown", "json", "sarif"), default="text")
     p.add_argument("--output", type=Path, help="write the report here instead of stdout")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("codeowners", help="write or check .github/CODEOWNERS from ownership")
+    _inventory_arg(p)
+    p.add_argument("--root", default=".", help="repository root (default: .)")
+    p.add_argument("--check", action="store_true", help="fail (exit 1) when the file drifted")
+    p.set_defaults(func=cmd_codeowners)
 
     p = sub.add_parser("facts", help="print the policy input document (JSON) for the inventory")
     _inventory_arg(p)
@@ -178,26 +191,149 @@ def cmd_check(args) -> int:
     from plantctl import check
     from plantctl.engine import EngineUnavailable
     from plantctl.problems import EXIT_ENGINE, EXIT_VIOLATIONS
-    from plantctl.render import jsondoc, text
 
     now = parse_now(args.now)
+    if args.base is None and (args.head or args.approvals or args.author):
+        print("plantctl check: --head, --approvals and --author need --base", file=sys.stderr)
+        return EXIT_INVALID
     try:
-        inv = _load(args)
+        if args.base is None:
+            inv = _load(args)
+            with check.engine(args.policies or Path("policies")) as endpoint:
+                report = check.evaluate(inv, endpoint, now)
+        else:
+            report = _check_pull_request(args, now)
     except InvalidInput as exc:
-        return _report_invalid(exc, args.format)
-    try:
-        with check.engine(args.policies or Path("policies")) as endpoint:
-            report = check.evaluate(inv, endpoint, now)
+        return _report_invalid(exc, "json" if args.format == "json" else "text")
     except EngineUnavailable as exc:
         print(f"plantctl check: policy engine unavailable, failing closed: {exc}", file=sys.stderr)
         return EXIT_ENGINE
-    if args.format == "json":
-        rendered = jsondoc.render(report)
-    else:
-        colour = None if args.output is None and sys.stdout.isatty() else False
-        rendered = text.render(report, colour=colour)
-    write_output(rendered, args.output)
+    write_output(_render(report, args), args.output)
     return EXIT_OK if report.passed else EXIT_VIOLATIONS
+
+
+def _render(report, args) -> str:
+    from plantctl.render import jsondoc, markdown, sarif, text
+
+    if args.format == "json":
+        return jsondoc.render(report)
+    if args.format == "markdown":
+        return markdown.render(report)
+    if args.format == "sarif":
+        return sarif.render(report)
+    colour = None if args.output is None and sys.stdout.isatty() else False
+    return text.render(report, colour=colour)
+
+
+def _check_pull_request(args, now):
+    """Head judged by the BASE revision's schemas and policies, read from git only."""
+    import subprocess
+    import tempfile
+
+    from plantctl import changes, check, codeowners, reviews
+    from plantctl.check import Finding, PullRequest
+    from plantctl.inventory import load
+    from plantctl.problems import Problem
+    from plantctl.sources import GitError, GitSource
+
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    )
+    if top.returncode != 0:
+        raise InvalidInput(
+            [Problem(".", 1, 1, "not inside a git repository; --base needs one", "GATE-GIT")]
+        )
+    repo = Path(top.stdout.strip())
+    try:
+        base = changes.resolve(repo, args.base)
+        head = changes.resolve(repo, args.head or "HEAD")
+    except GitError:
+        raise InvalidInput(
+            [
+                Problem(
+                    ".",
+                    1,
+                    1,
+                    f"unknown revision {args.base!r} or "
+                    f"{args.head or 'HEAD'!r}; fetch it or fix the name",
+                    "GATE-GIT",
+                )
+            ]
+        ) from None
+    pr_reviews = reviews.load(args.approvals) if args.approvals else []
+    with tempfile.TemporaryDirectory(prefix="plantctl-base-") as tmp:
+        try:
+            schema_root = changes.export_tree(repo, base, "inventory/schema", Path(tmp))
+            policies = changes.export_tree(repo, base, "policies", Path(tmp))
+        except GitError as exc:
+            from plantctl.engine import EngineUnavailable
+
+            raise EngineUnavailable(f"the base revision has no policies to judge by: {exc}")
+        head_inv = load(GitSource(repo, head), schema_root=schema_root)
+        try:
+            base_inv = load(GitSource(repo, base), schema_root=schema_root)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                [
+                    Problem(p.file, p.line, p.col, f"(in base {args.base}) {p.message}", p.rule)
+                    for p in exc.problems
+                ]
+            ) from None
+        extra = []
+        actual = GitSource(repo, head, subdir=".github")
+        names = actual.files()
+        problem = codeowners.drift(
+            codeowners.render(head_inv),
+            actual.read("CODEOWNERS").decode() if "CODEOWNERS" in names else None,
+        )
+        if problem:
+            extra.append(
+                Finding(
+                    rule="GATE-001",
+                    severity="high",
+                    message=problem,
+                    kind="file",
+                    id=codeowners.PATH,
+                    file=codeowners.PATH,
+                    line=1,
+                    col=1,
+                    title="CODEOWNERS matches ownership",
+                    controls=("SR 2.1",),
+                )
+            )
+        pull_request = PullRequest(
+            base=base,
+            head=head,
+            changes=changes.diff(base_inv, head_inv),
+            files=changes.changed_files(repo, base, head),
+            reviews=pr_reviews,
+            author=args.author,
+            extra_findings=extra,
+        )
+        with check.engine(policies) as endpoint:
+            return check.evaluate(head_inv, endpoint, now, pull_request=pull_request)
+
+
+def cmd_codeowners(args) -> int:
+    from plantctl import codeowners
+
+    try:
+        inv = _load(args)
+    except InvalidInput as exc:
+        return _report_invalid(exc)
+    expected = codeowners.render(inv)
+    target = Path(args.root) / codeowners.PATH
+    if args.check:
+        actual = target.read_text(encoding="utf-8") if target.exists() else None
+        problem = codeowners.drift(expected, actual)
+        if problem:
+            print(f"{codeowners.PATH}:1:1: {problem} [GATE-001]", file=sys.stderr)
+            return 1
+        print(f"{codeowners.PATH} matches ownership")
+        return EXIT_OK
+    write_output(expected, target)
+    print(f"wrote {target}")
+    return EXIT_OK
 
 
 def cmd_facts(args) -> int:

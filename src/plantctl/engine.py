@@ -19,8 +19,8 @@ import requests
 from opa_client import OpaClient
 from opa_client.errors import ConnectionsError, QueryExecuteError
 
-DECISION_PACKAGE = "plant"
-DECISION_RULE = "decision"
+DECISION_PACKAGE = "plant.gate"
+DECISION_RULE = "result"
 DEFAULT_TIMEOUT_S = float(os.environ.get("PLANTCTL_OPA_TIMEOUT", "60"))
 START_TIMEOUT_S = 20.0
 
@@ -151,7 +151,7 @@ def validate_decision(answer: object) -> dict:
     """Only a well-formed decision counts; anything else is no answer (fail closed)."""
     if not isinstance(answer, dict) or "result" not in answer:
         raise EngineUnavailable(
-            "the policy engine's decision is undefined (is data.plant.decision "
+            "the policy engine's decision is undefined (is data.plant.gate.result "
             "defined by the policies?)"
         )
     decision = answer["result"]

@@ -57,7 +57,7 @@ class GitSource:
         self.repo = Path(repo)
         self.rev = rev
         self.subdir = subdir.strip("/")
-        self.label = f"{rev}:{self.subdir}"
+        self.label = f"{rev[:12]}:{self.subdir}"
         self._blobs: dict[str, str] | None = None
         self._cache: dict[str, bytes] = {}
 

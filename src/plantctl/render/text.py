@@ -28,6 +28,24 @@ def render(report: Report, colour: bool | None = None) -> str:
         highlight=False,
         soft_wrap=True,
     )
+    if report.base is not None:
+        console.print(
+            f"base {report.base[:12]} (its policies judge) -> head {report.head[:12]}: "
+            f"{len(report.changes)} inventory change(s), {len(report.files)} file(s)"
+        )
+        for c in report.changes:
+            console.print(f"  {c.op:<8} {c.kind} {escape(c.id)} ({escape(c.file)}:{c.line})")
+        for a in report.approvals:
+            if a.get("satisfied"):
+                console.print(
+                    f"  [green]approved[/green] {escape(a.get('handle', a['team']))} "
+                    f"by {escape(', '.join(a.get('approved_by', [])))}"
+                )
+            else:
+                console.print(
+                    f"  [red]needs approval[/red] {escape(a.get('handle', a['team']))}:"
+                    f" {escape('; '.join(a.get('reasons', [])))}"
+                )
     for f in report.findings:
         console.print(_line(f))
     for f in report.warnings:
@@ -39,9 +57,12 @@ def render(report: Report, colour: bool | None = None) -> str:
         )
     else:
         rules = sorted({f.rule for f in report.findings})
-        console.print(
-            f"[red]FAIL[/red] {report.source}: {len(report.findings)} violation(s) of "
-            f"{', '.join(rules)}"
-            + (f", {len(report.warnings)} warning(s)" if report.warnings else "")
-        )
+        parts = []
+        if report.findings:
+            parts.append(f"{len(report.findings)} violation(s) of {', '.join(rules)}")
+        if report.missing:
+            parts.append(f"{len(report.missing)} missing approval(s)")
+        if report.warnings:
+            parts.append(f"{len(report.warnings)} warning(s)")
+        console.print(f"[red]FAIL[/red] {report.source}: " + ", ".join(parts))
     return buffer.getvalue()
