@@ -268,7 +268,9 @@ def _check_pull_request(args, now):
         except GitError as exc:
             from plantctl.engine import EngineUnavailable
 
-            raise EngineUnavailable(f"the base revision has no policies to judge by: {exc}")
+            raise EngineUnavailable(
+                f"the base revision has no policies to judge by: {exc}"
+            ) from None
         head_inv = load(GitSource(repo, head), schema_root=schema_root)
         try:
             base_inv = load(GitSource(repo, base), schema_root=schema_root)

@@ -18,7 +18,9 @@ def load(path: Path) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput([Problem(shown, 1, 1, f"cannot read the reviews file: {exc}", RULE)])
+        raise InvalidInput(
+            [Problem(shown, 1, 1, f"cannot read the reviews file: {exc}", RULE)]
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
