@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate
+.PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -31,6 +31,9 @@ setup-tools:
 
 validate: setup  ## check the inventory (schema, references, address plan)
 	plantctl validate
+
+check: setup  ## run the policies on the whole inventory, as the gate does
+	plantctl check
 
 demo: setup  ## validate the sample plant and print its summary
 	plantctl validate
