@@ -32,6 +32,9 @@ setup-tools:
 validate: setup  ## check the inventory (schema, references, address plan)
 	plantctl validate
 
+bench: setup  ## benchmark plantctl check against parsing, one OPA evaluation and conftest
+	$(PY) bench/run.py
+
 check: setup  ## run the policies on the whole inventory, as the gate does
 	plantctl check
 

@@ -53,6 +53,7 @@ class OpaServer:
         self.timeout = timeout
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
+        self.peak_rss_kib: int | None = None  # the server's high-water mark, read at stop
         self._log = None
 
     def __enter__(self) -> OpaEndpoint:
@@ -99,6 +100,7 @@ class OpaServer:
 
     def __exit__(self, *exc) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.peak_rss_kib = _peak_rss_kib(self.process.pid)
             self.process.terminate()
             try:
                 self.process.wait(timeout=5)
@@ -108,6 +110,16 @@ class OpaServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _peak_rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 class OpaEndpoint:
