@@ -89,7 +89,9 @@ def collector_topics(inv: Inventory, collector: dict, site: str) -> tuple[str, .
     """Every topic a collector publishes: one per configured signal."""
     prefix = topic_prefix(inv, collector, site)
     return tuple(
-        f"{prefix}/{tokens.ident(s['data_class'], 'data class')}/{tokens.ident(s['name'], 'signal')}"
+        "/".join(
+            (prefix, tokens.ident(s["data_class"], "data class"), tokens.ident(s["name"], "signal"))
+        )
         for s in collector["signals"]
     )
 

@@ -68,6 +68,19 @@ class Flow:
         label = svc.name or svc.protocol + (f"-{svc.ports}" if svc.ports else "")
         return f"{self.conduit}/{label}"
 
+    def as_dict(self) -> dict:
+        """The flow as plain data: the form stacks declare and the plan policy reads."""
+        return {
+            "conduit": self.conduit,
+            "name": self.name,
+            "from": self.source_zone,
+            "to": self.destination_zone,
+            "sources": list(self.sources),
+            "destinations": list(self.destinations),
+            "protocol": self.service.protocol,
+            "ports": self.service.ports or "any",
+        }
+
 
 @dataclass(frozen=True)
 class Segmentation:

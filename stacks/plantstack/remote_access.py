@@ -1,0 +1,74 @@
+"""RemoteAccess: the site bastion and its active grants, each a key that expires by itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import pulumi
+
+from plantctl.grants import Entry
+from plantctl.grants import RemoteAccess as Plan
+from plantctl.render import authorized_keys, sshd_config
+
+
+class BastionTarget(Protocol):
+    def bastion(
+        self,
+        parent: pulumi.ComponentResource,
+        plan: Plan,
+        files: pulumi.Output,
+        sshd: str,
+    ) -> dict: ...
+
+
+@dataclass
+class RemoteAccessArgs:
+    plan: Plan
+    public_keys: dict[str, pulumi.Input[str]]  # login -> public key
+    target: BastionTarget
+
+
+def entry_record(entry: Entry) -> dict:
+    """An entry as plain data: what the plan policy reads (target, ports, expiry, sources)."""
+    return {
+        "grant": entry.grant,
+        "account": entry.account,
+        "person": entry.person,
+        "target": entry.target,
+        "permits": [f"{host}:{port}" for host, port in entry.permits],
+        "expiry": entry.expiry,
+        "from": list(entry.sources),
+    }
+
+
+class RemoteAccess(pulumi.ComponentResource):
+    """The bastion: sshd with keys only and one account per active grant."""
+
+    def __init__(
+        self, name: str, args: RemoteAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("plantctl:access:RemoteAccess", name, None, opts)
+        plan = args.plan
+        self.plan = plan
+        keys = {e.account: args.public_keys[e.person] for e in plan.entries}
+        by_account = {e.account: e for e in plan.entries}
+        # account -> authorized_keys text, once the keys are known
+        files = (
+            pulumi.Output.all(**keys).apply(
+                lambda known: {
+                    acc: authorized_keys.render(by_account[acc], key) for acc, key in known.items()
+                }
+            )
+            if keys
+            else pulumi.Output.from_input({})
+        )
+        sshd = sshd_config.render(plan.address, plan.port, tuple(by_account))
+        self.children = args.target.bastion(self, plan, files, sshd)
+        self.register_outputs(
+            {
+                "bastion": plan.bastion_id,
+                "entries": [entry_record(e) for e in plan.entries],
+                "skipped": [{"grant": s.grant, "reason": s.reason} for s in plan.skipped],
+            }
+        )

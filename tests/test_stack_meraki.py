@@ -1,0 +1,202 @@
+"""The production target (Cisco Meraki MX) under Pulumi's mock runtime: what it would create for
+the sample plant. Mocks are set before the program is imported; assertions run inside apply."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheMockTestOnly0000000000000000000"
+L3 = "meraki:networks/applianceFirewallL3FirewallRules:ApplianceFirewallL3FirewallRules"
+INBOUND = (
+    "meraki:networks/applianceFirewallInboundFirewallRules:ApplianceFirewallInboundFirewallRules"
+)
+VLAN = "meraki:networks/applianceVlans:ApplianceVlans"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+class Recorder(pulumi.runtime.Mocks):
+    def __init__(self):
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+    def of(self, typ: str) -> list:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str):
+        [found] = self.of(typ)
+        return found.inputs
+
+
+@pytest.fixture
+def production(tmp_path):
+    """The program for stack `ridgeway` on the Meraki target, with fresh mocks."""
+    mocks = Recorder()
+    pulumi.runtime.set_mocks(mocks, project="plant", stack="ridgeway", preview=False)
+    pulumi.runtime.set_all_config(
+        {
+            "plantctl:target": "meraki",
+            "plantctl:inventory": str(ROOT / "inventory"),
+            "plantctl:merakiNetworkId": "L_1234",
+            "plantctl:configDir": str(tmp_path / "out"),
+            "plantctl:now": "2026-11-22T12:00:00Z",
+            "plantctl:sshKeys": json.dumps({"dokafor": KEY, "rkessler": KEY}),
+        }
+    )
+    if str(ROOT / "stacks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "stacks"))
+    from plantstack import program  # imported only once the mocks are set
+
+    return program, mocks
+
+
+def settled(components: dict) -> pulumi.Output:
+    """Resolves once every child resource of the components is registered."""
+    children = []
+    for comp in components.values():
+        for child in comp.children.values():
+            children += list(child.values()) if isinstance(child, dict) else [child]
+    return pulumi.Output.all(*[c.urn for c in children])
+
+
+@pulumi.runtime.test
+def test_one_vlan_per_zone_with_its_router_and_no_dhcp(production):
+    program, mocks = production
+    components = program.main()
+
+    def check(_):
+        got = {v.inputs["name"]: v.inputs for v in mocks.of(VLAN)}
+        assert set(got) == {
+            "cell-machining",
+            "cell-molding",
+            "supervisory",
+            "site-ops",
+            "dmz",
+            "remote-access",
+            "enterprise",
+        }
+        assert got["cell-machining"]["vlanId"] == "111"
+        assert got["cell-machining"]["subnet"] == "10.20.11.0/24"
+        assert got["cell-machining"]["applianceIp"] == "10.20.11.1"
+        assert (got["dmz"]["vlanId"], got["dmz"]["subnet"]) == ("135", "10.20.35.0/24")
+        assert all(v["networkId"] == "L_1234" for v in got.values())
+        assert {v["dhcpHandling"] for v in got.values()} == {"Do not respond to DHCP requests"}
+        settings = mocks.one("meraki:networks/applianceVlansSettings:ApplianceVlansSettings")
+        assert settings["vlansEnabled"] is True
+
+    return settled(components).apply(check)
+
+
+@pulumi.runtime.test
+def test_l3_rules_are_the_conduits_then_default_deny(production):
+    program, mocks = production
+    components = program.main()
+
+    def check(_):
+        l3 = mocks.one(L3)
+        rules = l3["rules"]
+        comments = [r["comment"] for r in rules]
+        assert comments == [
+            "gateways-read-machining/opcua",
+            "gateways-read-molding/modbus",
+            "hmi-machining/opcua",
+            "hmi-machining/modbus",
+            "gateways-publish/mqtts",
+            "mes-subscribe/mqtts",
+            "dashboards-subscribe/mqtts",
+            "staff-to-bastion/ssh",
+            "bastion-to-supervisory/ssh",
+            "bastion-to-supervisory/https",
+            "deny-other-zone-traffic",
+            "enterprise-egress/https",
+            "default-deny",
+        ]
+        first = rules[0]
+        assert first == {
+            "comment": "gateways-read-machining/opcua",
+            "policy": "allow",
+            "protocol": "tcp",
+            "srcCidr": "10.20.20.21",
+            "srcPort": "any",
+            "destCidr": "10.20.11.21,10.20.11.22",
+            "destPort": "4840",
+            "syslogEnabled": False,
+        }
+        by = {r["comment"]: r for r in rules}
+        # a conduit without destinations opens the whole destination zone, no more
+        assert by["hmi-machining/modbus"]["destCidr"] == "10.20.11.0/24"
+        assert by["dashboards-subscribe/mqtts"]["srcCidr"] == "10.20.40.0/24"
+        assert by["deny-other-zone-traffic"]["policy"] == "deny"
+        assert by["deny-other-zone-traffic"]["destCidr"] == "10.20.0.0/16"
+        assert by["enterprise-egress/https"]["destCidr"] == "any"
+        assert rules[-1] == {
+            "comment": "default-deny",
+            "policy": "deny",
+            "protocol": "any",
+            "srcCidr": "any",
+            "srcPort": "any",
+            "destCidr": "any",
+            "destPort": "any",
+        }
+        assert all(r["policy"] == "allow" for r in rules if r["comment"].count("/"))
+
+    return settled(components).apply(check)
+
+
+@pulumi.runtime.test
+def test_inbound_rules_only_vendors_to_the_bastion(production):
+    program, mocks = production
+    components = program.main()
+
+    def check(_):
+        rules = mocks.one(INBOUND)["rules"]
+        assert [(r["comment"], r["policy"]) for r in rules] == [
+            ("vendors-to-bastion/ssh", "allow"),
+            ("default-deny", "deny"),
+        ]
+        assert rules[0]["destCidr"] == "10.20.36.10"
+        assert rules[0]["destPort"] == "22"
+
+    return settled(components).apply(check)
+
+
+@pulumi.runtime.test
+def test_broker_and_bastion_configuration_for_ansible(production):
+    program, mocks = production
+    components = program.main()
+
+    def check(_):
+        files = {r.name: r.inputs for r in mocks.of(DYNAMIC)}
+        broker = files["ridgeway-broker-config"]
+        assert broker["declares"]["listeners"] == [
+            {"address": "10.20.35.10", "port": 8883, "tls": True, "require_certificate": True}
+        ]
+        conf = broker["files"]["mosquitto.conf"]
+        assert "allow_anonymous false" in conf
+        assert "require_certificate true" in conf
+        assert (
+            "user role.operator\ntopic read ridgeway/+/+/downtime-reasons/+"
+            in (broker["files"]["acl"])
+        )
+        bastion = files["ridgeway-bastion-config"]
+        [entry] = bastion["declares"]["entries"]  # g-rw-0008 starts on 2026-12-03
+        assert entry["grant"] == "g-rw-0007"
+        assert entry["permits"] == ["10.20.20.22:22"]
+        assert entry["expiry"] == "202612112200Z"
+        keys = bastion["files"]["authorized_keys.g-rw-0007"]
+        assert 'permitopen="10.20.20.22:22"' in keys
+        assert 'expiry-time="202612112200Z"' in keys
+        assert 'from="10.20.40.0/24"' in keys
+
+    return settled(components).apply(check)
