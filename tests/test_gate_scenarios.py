@@ -359,3 +359,109 @@ def test_gate_scenario(scenario: Scenario, base_repo: Path, plantctl, tmp_path, 
     assert scenario.required <= required, required
     for v in report["violations"]:
         assert v["line"] >= 1 and v["file"]
+
+
+WRITE_CODE = next(s for s in SCENARIOS if s.name == "a collector with a write function code")
+
+
+def _line_of(repo: Path, rev: str, file: str, text: str) -> int:
+    lines = _git(repo, "show", f"{rev}:{file}").splitlines()
+    return next(i + 1 for i, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "markdown", "text", "json"])
+def test_outputs_point_at_the_line_and_list_missing_approvals_first(
+    fmt, base_repo, plantctl, tmp_path, monkeypatch
+):
+    scenario = Scenario(WRITE_CODE.name + " " + fmt, WRITE_CODE.edits, 1, reviews=[])
+    run = _run(base_repo, plantctl, scenario, tmp_path, monkeypatch)
+    assert run.code == 1
+    head = _git(
+        base_repo,
+        "rev-parse",
+        "pr-" + "".join(ch if ch.isalnum() else "-" for ch in scenario.name)[:50],
+    )
+    file = "inventory/sites/ridgeway/collectors.yaml"
+    line = _line_of(base_repo, head, file, "{function: 5, address: 0}")
+    out = tmp_path / f"gate.{fmt}"
+    args = [
+        "check",
+        "--base",
+        "main",
+        "--head",
+        head,
+        "--now",
+        NOW,
+        "--format",
+        fmt,
+        "--output",
+        str(out),
+        "--author",
+        "abello",
+    ]
+    again = plantctl(*args, cwd=base_repo)
+    assert again.code == 1
+    text = out.read_text()
+    if fmt == "sarif":
+        sarif = json.loads(text)
+        assert sarif["version"] == "2.1.0"
+        results = sarif["runs"][0]["results"]
+        ours = [r for r in results if r["ruleId"].startswith("COL-")]
+        assert ours, results
+        region = ours[0]["locations"][0]["physicalLocation"]
+        assert region["artifactLocation"]["uri"] == file
+        assert region["region"]["startLine"] == line
+        rule_ids = [r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]]
+        assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in results)
+        assert any(r["ruleId"] == "GATE-APPROVAL" for r in results)
+    elif fmt == "markdown":
+        assert text.startswith("## plantctl gate: ❌ **FAIL**")
+        assert text.index("### Missing approvals") < text.index("### Policy violations")
+        assert text.index("### Policy violations") < text.index("### What changed")
+        assert f"`{file}:{line}`" in text
+        assert "@harrow-mfg/maint-ridgeway" in text
+    elif fmt == "text":
+        assert f"{file}:{line}:" in text
+        assert "needs approval @harrow-mfg/it-network" in text
+        assert "\x1b[" not in text  # no colour codes in a file
+    else:
+        report = json.loads(text)
+        assert any(v["file"] == file and v["line"] == line for v in report["violations"])
+
+
+def test_output_file_is_not_touched_on_invalid_input(base_repo, plantctl, tmp_path, monkeypatch):
+    out = tmp_path / "gate.md"
+    out.write_text("previous\n")
+    broken = next(s for s in SCENARIOS if s.name == "invalid YAML in head")
+    run = _run(base_repo, plantctl, broken, tmp_path, monkeypatch)
+    assert run.code == 2
+    branch = "pr-" + "".join(ch if ch.isalnum() else "-" for ch in broken.name)[:50]
+    again = plantctl(
+        "check",
+        "--base",
+        "main",
+        "--head",
+        branch,
+        "--format",
+        "markdown",
+        "--output",
+        str(out),
+        cwd=base_repo,
+    )
+    assert again.code == 2
+    assert out.read_text() == "previous\n"
+    assert "inventory/sites/ridgeway/machines.yaml:" in again.err
+
+
+def test_unknown_base_revision_is_invalid_input(base_repo, plantctl):
+    run = plantctl("check", "--base", "no-such-branch", cwd=base_repo)
+    assert run.code == 2
+    assert "unknown revision" in run.err
+
+
+def test_reviews_that_are_not_json_are_invalid_input(base_repo, plantctl, tmp_path):
+    bad = tmp_path / "reviews.json"
+    bad.write_text("{not json")
+    run = plantctl("check", "--base", "main", "--approvals", str(bad), cwd=base_repo)
+    assert run.code == 2
+    assert f"{bad}:1:2: not JSON" in run.err
