@@ -200,3 +200,63 @@ def test_broker_and_bastion_configuration_for_ansible(production):
         assert 'from="10.20.40.0/24"' in keys
 
     return settled(components).apply(check)
+
+
+# -- the plan policy on the production plan ------------------------------------------------------
+
+
+def steps_of(mocks: Recorder) -> list[dict]:
+    """The mock registrations as the steps of `pulumi preview --json`."""
+    return [
+        {
+            "op": "create",
+            "urn": f"urn:pulumi:ridgeway::plant::{r.typ}::{r.name}",
+            "newState": {"type": r.typ, "inputs": json.loads(json.dumps(r.inputs))},
+        }
+        for r in mocks.resources
+    ]
+
+
+def check_plan(steps: list[dict]) -> dict:
+    from plantctl import plancheck
+    from plantctl.inventory import load
+
+    return plancheck.evaluate(
+        load(ROOT / "inventory"), "ridgeway", {"steps": steps}, ROOT / "policies"
+    )
+
+
+@pulumi.runtime.test
+def test_the_production_plan_passes_the_plan_policy(production):
+    program, mocks = production
+    components = program.main()
+
+    def check(_):
+        decision = check_plan(steps_of(mocks))
+        assert decision["violations"] == []
+        assert decision["counts"]["resources"] >= 10
+
+    return settled(components).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_hand_added_allow_rule_fails_the_plan_policy(production):
+    program, mocks = production
+    components = program.main()
+
+    def check(_):
+        steps = steps_of(mocks)
+        l3 = next(s for s in steps if s["newState"]["type"] == L3)
+        rules = l3["newState"]["inputs"]["rules"]
+        rules.insert(0, {**rules[0], "comment": "vendor shortcut", "srcCidr": "any"})
+        decision = check_plan(steps)
+        assert [(v["rule"], v["msg"]) for v in decision["violations"]] == [
+            (
+                "PLAN-001",
+                'firewall rule "vendor shortcut" (allow tcp any -> 10.20.11.21,10.20.11.22 port '
+                "4840) is not a declared conduit of site ridgeway; declare it in conduits.yaml "
+                "or remove it",
+            )
+        ]
+
+    return settled(components).apply(check)

@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="a readable summary of the plant")
     _inventory_arg(p)
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("plan-check", help="check a stack's `pulumi preview --json` (exit 0-3)")
+    _inventory_arg(p)
+    p.add_argument("--site", required=True)
+    p.add_argument("--plan", type=Path, required=True, help="the preview JSON")
+    p.add_argument("--policies", type=Path, default=Path("policies"))
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_plan_check)
     return parser
 
 
@@ -359,6 +367,34 @@ def cmd_summary(args) -> int:
         return _report_invalid(exc)
     render(inv)
     return EXIT_OK
+
+
+def cmd_plan_check(args) -> int:
+    from plantctl import plancheck
+    from plantctl.engine import EngineUnavailable
+    from plantctl.problems import EXIT_ENGINE, EXIT_VIOLATIONS
+
+    try:
+        inv = _load(args)
+        plan = plancheck.load_plan(args.plan)
+    except InvalidInput as exc:
+        return _report_invalid(exc)
+    except ValueError as exc:
+        print(f"plantctl plan-check: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        decision = plancheck.evaluate(inv, args.site, plan, args.policies)
+    except EngineUnavailable as exc:
+        print(
+            f"plantctl plan-check: policy engine unavailable, failing closed: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_ENGINE
+    if args.format == "json":
+        print(json.dumps(decision, indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(plancheck.render_text(args.site, decision))
+    return EXIT_VIOLATIONS if decision["violations"] else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
