@@ -1,0 +1,5 @@
+import sys
+
+from plantctl.collector.cli import main
+
+sys.exit(main())

@@ -1,0 +1,95 @@
+"""The collector service: samplers for every source, the spool, the publisher, a status file.
+
+Runs until asked to stop (SIGTERM from systemd). A ReadOnlyViolation anywhere stops the whole
+service with an error: a collector that tried to write is broken and must not keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from plantctl.collector.config import Config
+from plantctl.collector.publisher import Publisher
+from plantctl.collector.sampling import SourceRunner, runner_for
+from plantctl.collector.spool import Spool
+
+log = logging.getLogger(__name__)
+STATUS_EVERY_S = 2.0
+
+
+class Collector:
+    def __init__(self, config: Config):
+        self.config = config
+        self.state_dir = Path(config.state_dir)
+        self.spool_path = self.state_dir / "spool.sqlite"
+        self.status_path = self.state_dir / "status.json"
+        self.runners: list[SourceRunner] = []
+        self.publisher: Publisher | None = None
+        self._spool: Spool | None = None
+        self.started = time.time()
+
+    def _sink(self, items) -> None:
+        self._spool.add(items)
+        self.publisher.wake()
+
+    def status(self) -> dict:
+        pub = self.publisher
+        return {
+            "gateway": self.config.gateway,
+            "started": round(self.started, 3),
+            "updated": round(time.time(), 3),
+            "connected": bool(pub and pub.connected),
+            "sampled": sum(r.samples for r in self.runners),
+            "published": pub.published if pub else 0,
+            "inflight": pub.inflight() if pub else 0,
+            "backlog": self._spool.backlog() if self._spool else 0,
+            "last_seq": self._spool.last_seq() if self._spool else 0,
+            "read_errors": {r.source.id: r.read_errors for r in self.runners},
+            "broker_error": pub.last_error if pub else None,
+        }
+
+    def write_status(self) -> None:
+        tmp = self.status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.status(), indent=1, sort_keys=True))
+        os.replace(tmp, self.status_path)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._spool = Spool(self.spool_path)
+        backlog = self._spool.backlog()
+        if backlog:
+            log.info("%d samples from an earlier run are waiting to be published", backlog)
+        self.publisher = Publisher(self.config.broker, self.spool_path, self.config.max_inflight)
+        self.publisher.start()
+        self.runners = [runner_for(s, self._sink, self.config.gateway) for s in self.config.sources]
+        tasks = [asyncio.create_task(r.run(), name=r.source.id) for r in self.runners]
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        log.info(
+            "collecting %d signals from %d machines for %s",
+            self.config.signal_count(),
+            len(self.runners),
+            self.config.gateway,
+        )
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    [*tasks, stopper], timeout=STATUS_EVERY_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                self.write_status()
+                if stopper in done:
+                    break
+                for task in done:
+                    exc = task.exception()
+                    raise RuntimeError(f"source {task.get_name()} stopped") from exc
+        finally:
+            for task in [*tasks, stopper]:
+                task.cancel()
+            await asyncio.gather(*tasks, stopper, return_exceptions=True)
+            self.publisher.stop()
+            self.write_status()
+            self._spool.close()
