@@ -29,29 +29,37 @@ GO="${GO:-go}"
 command -v "$GO" >/dev/null 2>&1 || GO=/usr/local/go/bin/go
 command -v "$GO" >/dev/null 2>&1 || { echo "install-go-tools: no 'go' on PATH (nor /usr/local/go/bin/go)" >&2; exit 1; }
 
-declare -A MODULE VERSION LDFLAGS
+declare -A MODULE VERSION LDFLAGS VERSION_CMD
 # OPA's version string is in its source; Regal and conftest take theirs from -X (their release
 # builds do the same), otherwise they would report "unknown" / "dev".
 MODULE[opa]=github.com/open-policy-agent/opa
 VERSION[opa]=$OPA_VERSION
 LDFLAGS[opa]=""
+VERSION_CMD[opa]="version"          # "Version: 1.22.2"
 MODULE[regal]=github.com/open-policy-agent/regal
 VERSION[regal]=$REGAL_VERSION
 LDFLAGS[regal]="-X github.com/open-policy-agent/regal/pkg/version.Version=${REGAL_VERSION#v}"
+VERSION_CMD[regal]="version"        # "Version:       0.38.1"
 MODULE[conftest]=github.com/open-policy-agent/conftest
 VERSION[conftest]=$CONFTEST_VERSION
 LDFLAGS[conftest]="-X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}"
+VERSION_CMD[conftest]="--version"   # "Conftest: 0.71.1"
 
 log() { echo "install-go-tools: $*"; }
 
-# True when $1 is a Go binary whose main package is $2, built from module $2 at version $3
-# (as the main module with `go install`, or as a dependency of the fallback module).
+# True when $1 is a Go binary whose main package is $2, built from module $2 at version $3 (as
+# recorded by `go version -m`), and whose own version command ($4, e.g. "version") prints a line
+# "<label>: <version without v>" (so a binary built without the -X version stamp is rebuilt;
+# -trimpath keeps -ldflags out of the recorded build info, hence asking the binary itself).
 built_at() {
   [[ -x "$1" ]] || return 1
   "$GO" version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '
     $1 == "path" && $2 == m { okp = 1 }
     ($1 == "mod" || $1 == "dep") && $2 == m && $3 == v { okm = 1 }
-    END { exit !(okp && okm) }'
+    END { exit !(okp && okm) }' || return 1
+  local out
+  out="$("$1" $4 2>/dev/null)" || return 1
+  grep -Eq "^[A-Za-z ]+: *${3#v}\$" <<<"$out"
 }
 
 # Fallback: build module $2@$3 (main package at the module root) into $BIN/$1 from a throwaway
@@ -59,15 +67,16 @@ built_at() {
 build_via_module() {
   local t=$1 mod=$2 ver=$3 work="$ROOT/.tools/build/$1"
   rm -rf "$work" && mkdir -p "$work" || return 1
+  # (errexit is off inside a caller's `if`/`elif` condition, hence the explicit `|| exit 1`s)
   (
-    cd "$work"
+    cd "$work" || exit 1
     export GOFLAGS="${GOFLAGS:-} -mod=mod"
-    "$GO" mod init "plantctl-tools/$t" >/dev/null 2>&1
-    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$mod" > tools.go
-    "$GO" mod edit -require="$mod@$ver"
-    "$GO" mod tidy
+    "$GO" mod init "plantctl-tools/$t" 2>/dev/null || exit 1
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$mod" > tools.go || exit 1
+    "$GO" mod edit -require="$mod@$ver" || exit 1
+    "$GO" mod tidy || exit 1
     [[ "$("$GO" list -m -f '{{.Version}}' "$mod")" == "$ver" ]] || { echo "$mod moved off $ver" >&2; exit 1; }
-    "$GO" build -trimpath -ldflags "${LDFLAGS[$t]}" -o "$BIN/$t.tmp" "$mod"
+    "$GO" build -trimpath -ldflags "${LDFLAGS[$t]}" -o "$BIN/$t.tmp" "$mod" || exit 1
   ) && mv -f "$BIN/$t.tmp" "$BIN/$t"
 }
 
@@ -82,7 +91,7 @@ for t in "${tools[@]}"; do
     failed+=("$t"); continue
   fi
   mod="${MODULE[$t]}" ver="${VERSION[$t]}"
-  if built_at "$BIN/$t" "$mod" "$ver"; then
+  if built_at "$BIN/$t" "$mod" "$ver" "${VERSION_CMD[$t]}"; then
     log "$t $ver already installed"
     continue
   fi

@@ -61,8 +61,16 @@ need_cli=1 need_lang=1
 built_at "$BIN/pulumi" "$PKG_MOD/cmd/pulumi" "$PKG_MOD" "$PULUMI_VERSION" && need_cli=0
 built_at "$BIN/pulumi-language-python" "$LANG_MOD" "$SDK_MOD" "$PULUMI_VERSION" \
   && [[ -x "$BIN/pulumi-language-python-exec" ]] && need_lang=0
+# A language host that failed to build for this pin is not retried on every run (keeps warm runs
+# fast); delete the marker or set PLANTCTL_RETRY_LANGUAGE_PYTHON=1 to try again.
+LANG_FAILED="$ROOT/.tools/build/pulumi-language-python.${PULUMI_LANGUAGE_PYTHON_VERSION:-$PULUMI_VERSION}.failed"
+if [[ $need_lang == 1 && -f "$LANG_FAILED" && "${PLANTCTL_RETRY_LANGUAGE_PYTHON:-0}" != 1 \
+      && "${PLANTCTL_REQUIRE_LANGUAGE_PYTHON:-0}" != 1 ]]; then
+  log "pulumi-language-python skipped: it failed to build before (see $LANG_FAILED)"
+  need_lang=0
+fi
 [[ $need_cli == 0 ]] && log "pulumi $PULUMI_VERSION already installed"
-[[ $need_lang == 0 ]] && log "pulumi-language-python (sdk $PULUMI_VERSION) already installed"
+[[ $need_lang == 0 && ! -f "$LANG_FAILED" ]] && log "pulumi-language-python (sdk $PULUMI_VERSION) already installed"
 [[ $need_cli == 0 && $need_lang == 0 ]] && exit 0
 
 # ---- 2. scratch copy of the tools module -------------------------------------------------------
@@ -149,12 +157,17 @@ build_lang() {
   log "pulumi-language-python built in $((SECONDS - t0)) s"
 }
 if [[ $need_lang == 1 ]]; then
-  if ! build_lang; then
+  mkdir -p "$(dirname "$LANG_FAILED")"; rm -f "$LANG_FAILED"
+  if ! build_lang 2>"$LANG_FAILED.tmp"; then
     rm -f "$BIN/pulumi-language-python.tmp"
+    grep -v '^go: downloading' "$LANG_FAILED.tmp" | tail -n 20 >&2 || true
+    mv -f "$LANG_FAILED.tmp" "$LANG_FAILED"
     msg="pulumi-language-python could not be built; Pulumi.yaml (runtime: python) projects will not run,"
     msg+=" Automation API inline programs (program=...) still work with the pulumi CLI alone"
     [[ "${PLANTCTL_REQUIRE_LANGUAGE_PYTHON:-0}" == 1 ]] && die "$msg"
     log "WARNING: $msg"
+  else
+    rm -f "$LANG_FAILED.tmp"
   fi
 fi
 log "done in $((SECONDS - start)) s"
