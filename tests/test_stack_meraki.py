@@ -260,3 +260,17 @@ def test_a_hand_added_allow_rule_fails_the_plan_policy(production):
         ]
 
     return settled(components).apply(check)
+
+
+@pulumi.runtime.test
+def test_no_lab_stand_in_is_part_of_the_production_definition(production):
+    program, mocks = production
+    components = program.main()
+
+    def check(_):
+        types = {r.typ for r in mocks.resources}
+        assert not [t for t in types if t.startswith("plantctl:lab:")]
+        assert {"plantctl:network:SegmentedNetwork", "plantctl:broker:Broker"} <= types
+        assert "plantctl:access:RemoteAccess" in types
+
+    return settled(components).apply(check)

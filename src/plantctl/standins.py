@@ -8,7 +8,8 @@ address so that a flow through the zone firewall can be seen to pass or to be dr
 - every gateway and machine also listens on each TCP port that a conduit or a grant lets reach it
   (SSH and HTTPS from the bastion, say), so a permitted flow has something to connect to;
 - one client host in each zone that has no documented device (site operations, enterprise): the
-  source of that zone's conduits, at the zone's first free address;
+  source of that zone's conduits, at the zone's first free address, listening on SSH and HTTPS so
+  that flows into the zone can be tried too;
 - the internet: one host at 203.0.113.10 (documentation range) that listens on the TCP ports of
   conduits to the internet and is the source of conduits from it (vendors).
 
@@ -26,6 +27,8 @@ from plantctl.inventory import Inventory
 from plantctl.segmentation import INTERNET, Flow, Segmentation
 
 INTERNET_HOST = "203.0.113.10"
+# Clients listen too, so that a flow into their zone that no conduit allows is seen to drop.
+CLIENT_PORTS = (22, 443)
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,13 @@ def build(inv: Inventory, site: str, seg: Segmentation) -> list[StandIn]:
         if zone.id in occupied:
             continue
         [free] = addressing.allocate(inv, site, zone.id, 1)
-        out.append(StandIn(f"{site}-{zone.id}-client", zone.id, str(free), "client"))
+        ports = ports_to(zone.id, str(free)) | set(CLIENT_PORTS)
+        out.append(
+            StandIn(f"{site}-{zone.id}-client", zone.id, str(free), "client", tuple(sorted(ports)))
+        )
     if seg.uses_internet:
         ports = _tcp_ports([f for f in seg.flows if f.destination_zone == INTERNET])
+        ports |= set(CLIENT_PORTS)
         out.append(
             StandIn(f"{site}-internet", INTERNET, INTERNET_HOST, "internet", tuple(sorted(ports)))
         )
