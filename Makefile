@@ -9,11 +9,12 @@ TOOLS := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
+.PHONY: setup-pulumi lab-up lab-down preview
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-setup: setup-apt setup-venv setup-tools  ## install everything (idempotent, quick when done)
+setup: setup-apt setup-venv setup-tools setup-pulumi  ## install everything (idempotent, quick when done)
 
 setup-apt:
 	@tools/install-apt.sh
@@ -28,6 +29,27 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 setup-tools:
 	@tools/install-go-tools.sh
+
+setup-pulumi:  # the Pulumi engine from source (cached: a second run takes a second)
+	@tools/install-pulumi.sh
+
+# The lab and the plans of stacks/ (see stacks/README.md). SITE picks the inventory site.
+SITE ?= ridgeway
+STACKRUN := $(PY) -m plantctl.stackrun
+
+lab-up: setup  ## the lab of SITE (default ridgeway) for real: zones, firewall, broker, bastion
+	$(STACKRUN) up --stack lab-$(SITE)
+	@echo "lab-$(SITE) is up: namespaces $$(ip netns list | grep -c '^plantctl-') (ip netns list)," \
+	  "router/firewall: ip netns exec plantctl-$(SITE)-rt nft list ruleset;" \
+	  "keys and certificates: .state/lab/lab-$(SITE)/; make lab-down removes it all"
+
+lab-down: setup  ## destroy the lab of SITE: no namespace, link, mount or process left
+	$(STACKRUN) destroy --stack lab-$(SITE)
+
+preview: setup  ## preview stack lab-SITE (or STACK=...) and check its plan (policies/plan)
+	@mkdir -p .state
+	$(STACKRUN) preview --stack $(or $(STACK),lab-$(SITE)) --json .state/plan-$(SITE).json
+	plantctl plan-check --site $(SITE) --plan .state/plan-$(SITE).json
 
 validate: setup  ## check the inventory (schema, references, address plan)
 	plantctl validate
