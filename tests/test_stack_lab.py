@@ -223,6 +223,13 @@ def _hosts(lab, model) -> list[dict]:
     return hosts
 
 
+def seg_only(seg, flow):
+    """The segmentation with this one flow: what it alone allows."""
+    import dataclasses
+
+    return dataclasses.replace(seg, flows=(flow,))
+
+
 def test_every_declared_conduit_passes_and_everything_else_is_dropped(lab, model):
     _, seg = model
     hosts = _hosts(lab, model)
@@ -241,7 +248,7 @@ def test_every_declared_conduit_passes_and_everything_else_is_dropped(lab, model
     with ThreadPoolExecutor(max_workers=8) as pool:
         seen = dict(pool.map(probe, hosts))
     wrong = []
-    passed_flows = set()
+    opened = []
     for src in hosts:
         for dst, port in targets:
             if dst["name"] == src["name"]:
@@ -252,15 +259,18 @@ def test_every_declared_conduit_passes_and_everything_else_is_dropped(lab, model
             )
             if got != ("open" if ok else "timeout"):
                 wrong.append(f"{src['name']} -> {dst['name']} {dst['address']}:{port}: {got}")
-            if ok and got == "open" and src["zone"] != dst["zone"]:
-                passed_flows |= {
-                    f.conduit
-                    for f in seg.flows
-                    if (f.source_zone, f.destination_zone) == (src["zone"], dst["zone"])
-                }
+            if got == "open":
+                opened.append((src, dst, port))
     assert wrong == []
-    # every conduit was seen to pass, and the named undeclared flows were seen to drop
-    assert passed_flows == {f.conduit for f in seg.flows}
+    # every conduit service was seen to pass on its own: a probe that only it allows
+    for flow in seg.flows:
+        assert any(
+            (src["zone"], dst["zone"]) == (flow.source_zone, flow.destination_zone)
+            and standins.allowed(
+                seg_only(seg, flow), src["zone"], src["address"], dst["zone"], dst["address"], port
+            )
+            for src, dst, port in opened
+        ), f"no probe passed through conduit {flow.name}"
     by_name = {h["name"]: h for h in hosts}
     assert seen["ridgeway-enterprise-client"]["10.20.11.21:4840"] == "timeout"  # enterprise -> PLC
     assert seen["ridgeway-internet"]["10.20.20.21:22"] == "timeout"  # internet -> gateway
@@ -304,7 +314,7 @@ def test_broker_delivers_only_what_a_role_may_view(lab, model):
         subs[role] = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-    time.sleep(1.5)
+    time.sleep(2.5)
     for topic, value in ((status, "1"), (count, "42"), (reason, "7")):
         done = _mqtt(
             lab,
