@@ -50,7 +50,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
 )
 
 # Files under inventory/ that are not inventory data (tool configuration) and are not loaded.
-TOOL_FILES: tuple[str, ...] = ("README.md", "schema/*")
+TOOL_FILES: tuple[str, ...] = ("README.md", "schema/*", "plantctl.ansible.yml")
 
 KINDS = tuple(dict.fromkeys(k.kind for k in FILE_KINDS))
 
