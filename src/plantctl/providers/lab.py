@@ -142,6 +142,17 @@ def _clean(props: dict) -> dict:
     return {k: v for k, v in props.items() if k != "__provider"}
 
 
+def _whole(value: Any) -> Any:
+    """Numbers come back from the engine as floats: make whole ones ints again (PLC specs)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
 # -- zones and the firewall namespace ----------------------------------------------------------
 
 
@@ -361,7 +372,7 @@ class HostProvider(ResourceProvider):
                 pids.append(_start(ns, args, logs / f"{props['name']}.listen.log"))
             if props.get("plc"):
                 spec = logs / f"{props['name']}.plc.json"
-                spec.write_text(json.dumps(props["plc"]))
+                spec.write_text(json.dumps(_whole(props["plc"])))
                 args = [
                     sys.executable, "-m", "plantctl.lab.plc", "--spec", str(spec),
                     "--bind", props["address"], "--port", str(int(props["plc"]["port"])),
