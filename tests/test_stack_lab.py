@@ -160,9 +160,43 @@ def leftovers(prefix: str) -> list[str]:
     return found
 
 
+def sweep_stale_test_labs() -> None:
+    """Remove the labs of earlier test runs that were killed before their own teardown."""
+    import re
+
+    from plantctl.providers.lab import RUN_ROOT, teardown
+
+    prefixes = set()
+    for folder in (Path("/run/netns"), RUN_ROOT):
+        if folder.exists():
+            for p in folder.iterdir():
+                head = p.name.split("-", 1)[0].removesuffix(".owner")
+                if re.fullmatch(r"plci[0-9a-f]{6}", head):
+                    prefixes.add(head)
+    for prefix in prefixes:
+        owner = RUN_ROOT / f"{prefix}.owner"
+        try:
+            pid = int(owner.read_text())
+            os.kill(pid, 0)
+            continue  # its test run is alive
+        except (OSError, ValueError):
+            teardown(prefix)
+            owner.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    from plantctl.providers.lab import RUN_ROOT
+    from plantctl.stackrun import environment
+
+    assert shutil.which("pulumi", path=environment()["PATH"]), (
+        "the Pulumi CLI is not installed: run `make setup` (tools/install-pulumi.sh)"
+    )
+    sweep_stale_test_labs()
     lab = Lab(tmp_path_factory.mktemp("stack"))
+    RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    owner = RUN_ROOT / f"{lab.prefix}.owner"
+    owner.write_text(str(os.getpid()))
     try:
         yield lab
     finally:
@@ -171,6 +205,7 @@ def lab(tmp_path_factory):
             from plantctl.providers.lab import teardown
 
             teardown(lab.prefix)
+        owner.unlink(missing_ok=True)
         TIMINGS.parent.mkdir(parents=True, exist_ok=True)
         TIMINGS.write_text(json.dumps(lab.timings, indent=1))
 
