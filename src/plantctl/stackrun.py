@@ -7,10 +7,11 @@
 State lives in the local file backend (PULUMI_BACKEND_URL, default file://<repo>/.state/pulumi)
 and is encrypted with PULUMI_CONFIG_PASSPHRASE from the environment; lab stacks (`lab-*`) fall
 back to a fixed lab passphrase, since their state holds no secret (keys and certificates stay in
-the lab state directory). The program runs with the Python language host when
-`pulumi-language-python` is installed, else as an Automation API inline program, which needs only
-the `pulumi` CLI. `--work-dir DIR` runs from a generated project in DIR (tests use it, so their
-stack configuration never lands in stacks/).
+the lab state directory). The program runs as an Automation API inline program (the real engine
+drives it; it needs only the `pulumi` CLI), or with the Python language host when
+PLANTCTL_PULUMI_PROGRAM=local (or auto, and `pulumi-language-python` is installed).
+`--work-dir DIR` runs from a generated project in DIR (tests use it, so their stack
+configuration never lands in stacks/).
 
 `--json FILE` writes the preview as `pulumi preview --json` does (steps with op, urn, type and
 the new inputs): the input of the plan policy (policies/plan/, plantctl.plancheck).
@@ -66,9 +67,17 @@ def passphrase(stack: str) -> str:
 
 
 def has_language_host(env: dict) -> bool:
-    if os.environ.get("PLANTCTL_PULUMI_INLINE") == "1":
+    """Run the program with the Python language host? PLANTCTL_PULUMI_PROGRAM=local|inline|auto
+    (default inline: the same program in process, which needs only the CLI)."""
+    mode = os.environ.get("PLANTCTL_PULUMI_PROGRAM", "inline")
+    if mode == "inline":
         return False
-    return shutil.which("pulumi-language-python", path=env["PATH"]) is not None
+    found = shutil.which("pulumi-language-python", path=env["PATH"]) is not None
+    if mode == "local" and not found:
+        raise StackError(
+            "PLANTCTL_PULUMI_PROGRAM=local but pulumi-language-python is not installed"
+        )
+    return found
 
 
 def write_project(work_dir: Path) -> Path:
