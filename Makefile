@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(CURDIR)/$(VENV)/bin:$(PATH)
+# Pulumi (built by tools/install-pulumi.sh): no update check, its home inside the (ignored) .state/.
+export PULUMI_SKIP_UPDATE_CHECK := 1
+export PULUMI_HOME := $(CURDIR)/.state/pulumi-home
 
 .PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
 .PHONY: setup-pulumi lab-up lab-down preview

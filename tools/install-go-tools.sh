@@ -13,6 +13,9 @@
 #
 # Idempotent: a tool whose binary exists and was built from the pinned module version is skipped
 # (checked with `go version -m`, no network), so a warm run takes well under 2 s.
+# Built binaries are also kept in a per-machine cache outside the repository (tools/tool-cache.sh,
+# ~/.cache/plantctl/tools/<tool>-<version>/), from which a fresh clone copies them (verified the
+# same way) instead of rebuilding.
 # Uses the default Go module and build caches (~/go/pkg/mod, ~/.cache/go-build).
 # Exit status is non-zero if any requested tool could not be installed; the others still are.
 set -euo pipefail
@@ -46,6 +49,8 @@ LDFLAGS[conftest]="-X github.com/open-policy-agent/conftest/internal/version.Ver
 VERSION_CMD[conftest]="--version"   # "Conftest: 0.71.1"
 
 log() { echo "install-go-tools: $*"; }
+# shellcheck source=tools/tool-cache.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tool-cache.sh"
 
 # True when $1 is a Go binary whose main package is $2, built from module $2 at version $3 (as
 # recorded by `go version -m`), and whose own version command ($4, e.g. "version") prints a line
@@ -92,16 +97,28 @@ for t in "${tools[@]}"; do
   fi
   mod="${MODULE[$t]}" ver="${VERSION[$t]}"
   if built_at "$BIN/$t" "$mod" "$ver" "${VERSION_CMD[$t]}"; then
+    tool_cache_has "$t" "$ver" "$t" || tool_cache_put "$t" "$ver" "$t" "$BIN/$t"
     log "$t $ver already installed"
     continue
+  fi
+  if tool_cache_get "$t" "$ver" "$t" "$BIN/$t"; then
+    if built_at "$BIN/$t" "$mod" "$ver" "${VERSION_CMD[$t]}"; then
+      log "$t $ver installed from the tools cache ($TOOL_CACHE)"
+      continue
+    fi
+    log "cached $t $ver failed verification; dropping it and rebuilding"
+    tool_cache_drop "$t" "$ver" "$t"
+    rm -f "$BIN/$t"
   fi
   log "building $t $ver (a first build takes minutes) ..."
   start=$SECONDS
   if GOBIN="$BIN" "$GO" install -trimpath -ldflags "${LDFLAGS[$t]}" "$mod@$ver"; then
     log "$t $ver installed in $((SECONDS - start)) s"
+    tool_cache_put "$t" "$ver" "$t" "$BIN/$t"
   elif log "go install $mod@$ver refused; building it from a throwaway module instead" \
        && build_via_module "$t" "$mod" "$ver"; then
     log "$t $ver installed in $((SECONDS - start)) s"
+    tool_cache_put "$t" "$ver" "$t" "$BIN/$t"
   else
     rm -f "$BIN/$t.tmp"
     echo "install-go-tools: FAILED to install $t $ver" >&2

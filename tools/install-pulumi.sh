@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
 # Build the Pulumi engine from Go sources, pinned, into $ROOT/.tools/bin:
 #   pulumi                          github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (via tools/pulumi/go.mod)
-#   pulumi-language-python          github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
-#     + pulumi-language-python-exec (its Python helper, shipped in the sdk/v3 module)   [best effort]
 #   pulumi-resource-pulumi-python   copy of tools/pulumi-resource-pulumi-python (dynamic providers)
 #
+# The Python language host (github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3) is
+# not built: the Go module proxy refuses it at every version. Programs therefore run as Automation
+# API inline programs (pulumi.automation, program=...), which host the Python runtime in-process and
+# need only the CLI; Pulumi.yaml projects with `runtime: python` run by `pulumi up` do not work.
+#
 # Idempotent: a binary that exists and was built from the pinned version is skipped (checked with
-# `go version -m`, no network), so a warm run takes well under 2 s. Uses the default Go caches.
+# `go version -m` and `pulumi version`, no network), so a warm run takes a fraction of a second.
+# A built CLI is also kept in a per-machine cache outside the repository (tools/tool-cache.sh,
+# ~/.cache/plantctl/tools/pulumi-<version>/pulumi), from which a fresh clone copies it (verified the
+# same way) instead of rebuilding. Uses the default Go caches.
 # `go install pkg@version` refuses pulumi (its go.mod has replace directives), hence the tools
 # module; it is built in a scratch copy (.tools/build/pulumi) so the repository stays clean.
 #
 # Env: PLANTCTL_ROOT (repo root; default: this script's parent dir)
-#      PULUMI_LANGUAGE_PYTHON_VERSION (override the language host's module version, see below)
-#      PLANTCTL_REQUIRE_LANGUAGE_PYTHON=1 (fail, instead of warn, when the language host won't build)
+#      PLANTCTL_TOOLS_CACHE (the binary cache; "off" disables it)
 set -euo pipefail
 
 # ---- pinned versions (the one place to bump them; keep tools/pulumi/go.mod in step) -----------
-# Must match the major.minor of the `pulumi` Python SDK in the venv (PyPI pulumi 3.272.0).
-PULUMI_VERSION="v3.272.0"
-# The language host module has no tags of its own: use the pseudo-version of the v3.272.0 release
-# commit, v3.0.0-20261022184643-<first 12 hex of that commit>. Left empty, the script tries
-# ${PULUMI_VERSION} as a tag of that module.
-PULUMI_LANGUAGE_PYTHON_VERSION="${PULUMI_LANGUAGE_PYTHON_VERSION:-}"
+# Must equal the `pulumi` Python SDK pinned in pyproject.toml / requirements.lock (pulumi==3.259.0).
+# v3.259.0 is the newest release of github.com/pulumi/pulumi/pkg/v3 the Go module proxy serves here
+# (v3.260.0 and later answer 403).
+PULUMI_VERSION="v3.259.0"
 # ------------------------------------------------------------------------------------------------
 
 ROOT="${PLANTCTL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -34,19 +37,28 @@ command -v "$GO" >/dev/null 2>&1 || { echo "install-pulumi: no 'go' on PATH (nor
 
 PKG_MOD=github.com/pulumi/pulumi/pkg/v3
 SDK_MOD=github.com/pulumi/pulumi/sdk/v3
-LANG_MOD=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
 VERSION_LDFLAG="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}"
 
 log() { echo "install-pulumi: $*"; }
 die() { echo "install-pulumi: ERROR: $*" >&2; exit 1; }
+# shellcheck source=tools/tool-cache.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tool-cache.sh"
 
-# True when binary $1 embeds build info with main package $2 and dependency/module $3 at version $4.
-built_at() {
+# True when $1 is the pulumi CLI built from $PKG_MOD at $PULUMI_VERSION (build info) and stamped
+# with that version (`pulumi version`; -trimpath keeps -ldflags out of the build info). Running
+# `pulumi version` takes most of a second, so its success is remembered in $1.verified along with
+# the file's identity (device, inode, size, mtime) and not repeated while that is unchanged.
+cli_ok() {
+  local id
   [[ -x "$1" ]] || return 1
-  "$GO" version -m "$1" 2>/dev/null | awk -v p="$2" -v m="$3" -v v="$4" '
+  "$GO" version -m "$1" 2>/dev/null | awk -v p="$PKG_MOD/cmd/pulumi" -v m="$PKG_MOD" -v v="$PULUMI_VERSION" '
     $1 == "path" && $2 == p { okp = 1 }
     ($1 == "dep" || $1 == "mod") && $2 == m && $3 == v { okm = 1 }
-    END { exit !(okp && okm) }'
+    END { exit !(okp && okm) }' || return 1
+  id="$PULUMI_VERSION $(stat -c '%d:%i:%s:%y' "$1")" || return 1
+  [[ -f "$1.verified" && "$(<"$1.verified")" == "$id" ]] && return 0
+  [[ "$(PULUMI_SKIP_UPDATE_CHECK=1 "$1" version 2>/dev/null)" == "$PULUMI_VERSION" ]] || return 1
+  echo "$id" > "$1.verified"
 }
 
 mkdir -p "$BIN"
@@ -57,23 +69,24 @@ if ! cmp -s "$ROOT/tools/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pu
   log "pulumi-resource-pulumi-python launcher installed"
 fi
 
-need_cli=1 need_lang=1
-built_at "$BIN/pulumi" "$PKG_MOD/cmd/pulumi" "$PKG_MOD" "$PULUMI_VERSION" && need_cli=0
-built_at "$BIN/pulumi-language-python" "$LANG_MOD" "$SDK_MOD" "$PULUMI_VERSION" \
-  && [[ -x "$BIN/pulumi-language-python-exec" ]] && need_lang=0
-# A language host that failed to build for this pin is not retried on every run (keeps warm runs
-# fast); delete the marker or set PLANTCTL_RETRY_LANGUAGE_PYTHON=1 to try again.
-LANG_FAILED="$ROOT/.tools/build/pulumi-language-python.${PULUMI_LANGUAGE_PYTHON_VERSION:-$PULUMI_VERSION}.failed"
-if [[ $need_lang == 1 && -f "$LANG_FAILED" && "${PLANTCTL_RETRY_LANGUAGE_PYTHON:-0}" != 1 \
-      && "${PLANTCTL_REQUIRE_LANGUAGE_PYTHON:-0}" != 1 ]]; then
-  log "pulumi-language-python skipped: it failed to build before (see $LANG_FAILED)"
-  need_lang=0
+# ---- 2. the CLI: installed already, or from the per-machine cache -------------------------------
+LANG_NOTE="(no pulumi-language-python: the module proxy refuses it; Automation API inline programs need only the CLI)"
+if cli_ok "$BIN/pulumi"; then
+  tool_cache_has pulumi "$PULUMI_VERSION" pulumi || tool_cache_put pulumi "$PULUMI_VERSION" pulumi "$BIN/pulumi"
+  log "pulumi $PULUMI_VERSION already installed"
+  exit 0
 fi
-[[ $need_cli == 0 ]] && log "pulumi $PULUMI_VERSION already installed"
-[[ $need_lang == 0 && ! -f "$LANG_FAILED" ]] && log "pulumi-language-python (sdk $PULUMI_VERSION) already installed"
-[[ $need_cli == 0 && $need_lang == 0 ]] && exit 0
+if tool_cache_get pulumi "$PULUMI_VERSION" pulumi "$BIN/pulumi"; then
+  if cli_ok "$BIN/pulumi"; then
+    log "pulumi $PULUMI_VERSION installed from the tools cache ($TOOL_CACHE) $LANG_NOTE"
+    exit 0
+  fi
+  log "cached pulumi $PULUMI_VERSION failed verification; dropping it and rebuilding"
+  tool_cache_drop pulumi "$PULUMI_VERSION" pulumi
+  rm -f "$BIN/pulumi"
+fi
 
-# ---- 2. scratch copy of the tools module -------------------------------------------------------
+# ---- 3. scratch copy of the tools module -------------------------------------------------------
 rm -rf "$WORK"; mkdir -p "$WORK"
 cp "$SRC/go.mod" "$SRC/tools.go" "$WORK/"
 [[ -f "$SRC/go.sum" ]] && cp "$SRC/go.sum" "$WORK/"
@@ -131,43 +144,13 @@ for m in "$PKG_MOD" "$SDK_MOD"; do
 done
 [[ -f "$SRC/go.sum" ]] || log "hint: commit $WORK/go.sum as tools/pulumi/go.sum to pin checksums"
 
-# ---- 3. the CLI --------------------------------------------------------------------------------
-if [[ $need_cli == 1 ]]; then
-  log "building pulumi $PULUMI_VERSION (first build takes many minutes on 2 cores) ..."
-  t0=$SECONDS
-  "$GO" build -trimpath -ldflags "$VERSION_LDFLAG" -o "$BIN/pulumi.tmp" "$PKG_MOD/cmd/pulumi"
-  mv -f "$BIN/pulumi.tmp" "$BIN/pulumi"
-  log "pulumi $PULUMI_VERSION built in $((SECONDS - t0)) s"
-fi
-
-# ---- 4. the Python language host (best effort) -------------------------------------------------
-build_lang() {
-  local ver="${PULUMI_LANGUAGE_PYTHON_VERSION:-$PULUMI_VERSION}" t0=$SECONDS sdkdir
-  log "building pulumi-language-python ($LANG_MOD@$ver) ..."
-  "$GO" get "$LANG_MOD@$ver" || return 1
-  sync_replaces "$PKG_MOD@$PULUMI_VERSION" "$SDK_MOD@$PULUMI_VERSION" "$LANG_MOD@$ver" || return 1
-  for m in "$PKG_MOD" "$SDK_MOD"; do
-    [[ "$("$GO" list -m -f '{{.Version}}' "$m")" == "$PULUMI_VERSION" ]] \
-      || { echo "$LANG_MOD@$ver moves $m off $PULUMI_VERSION" >&2; return 1; }
-  done
-  "$GO" build -trimpath -ldflags "$VERSION_LDFLAG" -o "$BIN/pulumi-language-python.tmp" "$LANG_MOD" || return 1
-  sdkdir="$("$GO" list -m -f '{{.Dir}}' "$SDK_MOD")" || return 1
-  install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec" || return 1
-  mv -f "$BIN/pulumi-language-python.tmp" "$BIN/pulumi-language-python" || return 1
-  log "pulumi-language-python built in $((SECONDS - t0)) s"
-}
-if [[ $need_lang == 1 ]]; then
-  mkdir -p "$(dirname "$LANG_FAILED")"; rm -f "$LANG_FAILED"
-  if ! build_lang 2>"$LANG_FAILED.tmp"; then
-    rm -f "$BIN/pulumi-language-python.tmp"
-    grep -v '^go: downloading' "$LANG_FAILED.tmp" | tail -n 20 >&2 || true
-    mv -f "$LANG_FAILED.tmp" "$LANG_FAILED"
-    msg="pulumi-language-python could not be built; Pulumi.yaml (runtime: python) projects will not run,"
-    msg+=" Automation API inline programs (program=...) still work with the pulumi CLI alone"
-    [[ "${PLANTCTL_REQUIRE_LANGUAGE_PYTHON:-0}" == 1 ]] && die "$msg"
-    log "WARNING: $msg"
-  else
-    rm -f "$LANG_FAILED.tmp"
-  fi
-fi
+# ---- 4. build the CLI --------------------------------------------------------------------------
+log "building pulumi $PULUMI_VERSION (first build takes many minutes on 2 cores) ..."
+t0=$SECONDS
+"$GO" build -trimpath -ldflags "$VERSION_LDFLAG" -o "$BIN/pulumi.tmp" "$PKG_MOD/cmd/pulumi" \
+  || { rm -f "$BIN/pulumi.tmp"; die "go build of $PKG_MOD/cmd/pulumi@$PULUMI_VERSION failed"; }
+mv -f "$BIN/pulumi.tmp" "$BIN/pulumi"
+cli_ok "$BIN/pulumi" || die "the pulumi just built does not report $PULUMI_VERSION"
+tool_cache_put pulumi "$PULUMI_VERSION" pulumi "$BIN/pulumi"
+log "pulumi $PULUMI_VERSION built in $((SECONDS - t0)) s $LANG_NOTE"
 log "done in $((SECONDS - start)) s"
