@@ -136,8 +136,8 @@ SCENARIOS = [
         [
             replace(
                 "inventory/sites/ridgeway/collectors.yaml",
-                "modbus: {function: 3, address: 0}}\n      - {name: shot-count",
-                "modbus: {function: 6, address: 0}}\n      - {name: shot-count",
+                "{function: 4, address: 12, scale: 0.1}",
+                "{function: 6, address: 12, scale: 0.1}",
             ),
             lambda repo: [
                 p.write_text("package plant.collectors\n")
