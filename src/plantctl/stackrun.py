@@ -197,6 +197,9 @@ def run(
     elif action == "destroy":
         res = st.destroy(on_output=out)
         result["changes"] = _summary(res.summary.resource_changes)
+    elif action == "refresh":
+        res = st.refresh(on_output=out)
+        result["changes"] = _summary(res.summary.resource_changes)
     elif action == "outputs":
         result["outputs"] = {k: v.value for k, v in st.outputs().items()}
     elif action == "remove":
@@ -209,7 +212,9 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m plantctl.stackrun", description=__doc__)
-    parser.add_argument("action", choices=("preview", "up", "destroy", "outputs", "remove"))
+    parser.add_argument(
+        "action", choices=("preview", "up", "refresh", "destroy", "outputs", "remove")
+    )
     parser.add_argument("--stack", required=True)
     parser.add_argument("--work-dir", type=Path)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

@@ -35,7 +35,7 @@ from typing import Any
 
 import pulumi
 from netaddr import IPAddress, IPNetwork
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from plantctl.lab import cleanup, guard, process
 from plantctl.lab.machine import INSIDE_ENV, File, Machine
@@ -99,11 +99,26 @@ def _port(name: str) -> str:
     return "h" + hashlib.sha256(name.encode()).hexdigest()[:12]
 
 
+def _stop_tagged(tag: str) -> None:
+    """Stop lab services started for a host whose namespace was removed behind our back (they
+    keep its network alive unnamed): each carries the host's tag in its command line."""
+    marker = f"PLANTCTL_LAB_TAG={tag}".encode()
+    for pid in process.all_pids():
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            environ = []
+        if tag in process.cmdline(pid) or marker in environ:
+            process.terminate(pid, timeout=5)
+
+
 def _plug_host(full: str, sw: dict, zone: str, address: str) -> Namespace:
     """A namespace with eth0 in the zone at `address`, routed via the zone router."""
     ns = Namespace(full)
     if ns.exists():
         ns.delete()  # a leftover of a failed run with the same name
+    _stop_tagged(full)
+    Namespace(sw["fabric"]).ip("link", "del", _port(full), check=False)
     ns = Namespace.create(full)
     switch = _switch(sw, zone)
     switch.plug(ns, "eth0", _port(full))
@@ -225,6 +240,12 @@ class SiteNetworkProvider(ResourceProvider):
         return DiffResult(
             changes=bool(changed), replaces=changed, delete_before_replace=True, stables=[]
         )
+
+    def read(self, id_, props):
+        """Gone (after a reboot, say) when its router or switch namespace is: `refresh` drops
+        it from the state and the next `up` builds it again."""
+        alive = all(Namespace(props.get(k) or "-").exists() for k in ("router", "fabric"))
+        return ReadResult(id_ if alive else None, props if alive else {})
 
     def delete(self, _id, props):
         teardown(props["prefix"], props["supernet"])
@@ -365,8 +386,8 @@ class HostProvider(ResourceProvider):
         try:
             logs = Path(props["run_dir"]) / "hosts"
             if props.get("ports"):
-                args = [sys.executable, "-m", "plantctl.providers.lab_tcp", "listen", "--name"]
-                args.append(props["name"])
+                args = [sys.executable, "-m", "plantctl.providers.lab_tcp", "listen", "--tag", full]
+                args += ["--name", props["name"]]
                 for port in props["ports"]:
                     args += ["--port", str(int(port))]
                 pids.append(_start(ns, args, logs / f"{props['name']}.listen.log"))
@@ -378,6 +399,7 @@ class HostProvider(ResourceProvider):
                     "--bind", props["address"], "--port", str(int(props["plc"]["port"])),
                     "--record", str(logs / f"{props['name']}.requests.jsonl"),
                 ]  # fmt: skip
+                args = ["env", f"PLANTCTL_LAB_TAG={full}", *args]
                 pids.append(_start(ns, args, logs / f"{props['name']}.plc.log", timeout=60))
         except BaseException:
             ns.delete()
@@ -387,6 +409,12 @@ class HostProvider(ResourceProvider):
     def diff(self, _id, olds, news):
         changed = _changed(olds, news, self.INPUTS)
         return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+
+    def read(self, id_, props):
+        alive = Namespace(props.get("namespace") or "-").exists() and all(
+            process.alive(int(pid)) for pid in props.get("pids") or []
+        )
+        return ReadResult(id_ if alive else None, props if alive else {})
 
     def delete(self, _id, props):
         Namespace(props["namespace"]).delete()  # stops every process inside it
@@ -522,6 +550,14 @@ class MachineProvider(ResourceProvider):
             self._inside(leader, list(news["on_change"]))
         self._wait_port(leader, news.get("ready_port"), news["name"])
         return UpdateResult(outs={**state, "boot_seconds": olds.get("boot_seconds")})
+
+    def read(self, id_, props):
+        try:
+            self._leader(props)
+            alive = Namespace(props["namespace"]).exists()
+        except (LabError, KeyError, TypeError, ValueError):
+            alive = False
+        return ReadResult(id_ if alive else None, props if alive else {})
 
     def delete(self, _id, props):
         pid = props.get("nspawn_pid")

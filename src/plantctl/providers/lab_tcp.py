@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("listen")
     p.add_argument("--name", required=True)
+    p.add_argument("--tag", help="who started it (the lab host's namespace), for cleanup")
     p.add_argument("--port", type=int, action="append", required=True)
     p = sub.add_parser("probe")
     p.add_argument("--timeout", type=float, default=1.5)
