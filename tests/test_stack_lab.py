@@ -233,7 +233,7 @@ def test_the_plan_passes_the_plan_policy(lab, model):
 
     inv, _ = model
     plan = plancheck.load_plan(lab.tmp / "plan.json")
-    decision = plancheck.evaluate(inv, SITE, plan, ROOT / "policies" / "plan")
+    decision = plancheck.evaluate(inv, SITE, plan, ROOT / "policies")
     assert decision["violations"] == []
     kinds = {
         s["newState"]["inputs"].get("declares", {}).get("kind")

@@ -222,7 +222,7 @@ def check_plan(steps: list[dict]) -> dict:
     from plantctl.inventory import load
 
     return plancheck.evaluate(
-        load(ROOT / "inventory"), "ridgeway", {"steps": steps}, ROOT / "policies" / "plan"
+        load(ROOT / "inventory"), "ridgeway", {"steps": steps}, ROOT / "policies"
     )
 
 

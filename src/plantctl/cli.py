@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _inventory_arg(p)
     p.add_argument("--site", required=True)
     p.add_argument("--plan", type=Path, required=True, help="the preview JSON")
-    p.add_argument("--policies", type=Path, default=Path("policies/plan"))
+    p.add_argument("--policies", type=Path, default=Path("policies"))
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_plan_check)
     return parser
