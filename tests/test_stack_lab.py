@@ -326,6 +326,25 @@ def _mqtt(lab, host: str, tool: str, account: str | None, *args: str, ca: Path |
     return lab.inside(host, [*cmd, *args], timeout=20)
 
 
+def _publish(lab, topic: str, value: str | None, *flags: str) -> subprocess.CompletedProcess:
+    """col-rw-cnc-01 publishes from its gateway (QoS 1); value None clears a retained message."""
+    payload = ["-n"] if value is None else ["-m", value]
+    collector = "collector.col-rw-cnc-01"
+    return _mqtt(lab, "gw-rw-01", "mosquitto_pub", collector, "-t", topic, *payload, *flags)
+
+
+def _subscribe(lab, host: str, account: str, topic: str, *flags: str) -> subprocess.Popen:
+    pki = lab.state / "pki"
+    cmd = [
+        "ip", "netns", "exec", lab.ns(host), "mosquitto_sub", "-h", "10.20.35.10",
+        "-p", "8883", "--cafile", str(pki / "ca.crt"),
+        "--cert", str(pki / "clients" / f"{account}.crt"),
+        "--key", str(pki / "clients" / f"{account}.key"),
+        "-t", topic, "-q", "1", *flags,
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_broker_delivers_only_what_a_role_may_view(lab, model):
     inv, _ = model
     access = broker_access.build(inv, SITE)
@@ -333,55 +352,28 @@ def test_broker_delivers_only_what_a_role_may_view(lab, model):
     count = "ridgeway/cell-machining/rw-cnc-01/production-counts/part-count"
     reason = "ridgeway/cell-machining/rw-cnc-01/downtime-reasons/downtime-reason"
     assert set(access.account("collector.col-rw-cnc-01").write) >= {status, count, reason}
-    subs = {}
-    for role in ("role.network-admin", "role.operator", "role.auditor"):
-        host = (
-            "ridgeway-enterprise-client" if role != "role.operator" else "ridgeway-site-ops-client"
-        )
-        pki = lab.state / "pki"
-        cmd = [
-            "ip", "netns", "exec", lab.ns(host), "mosquitto_sub", "-h", "10.20.35.10",
-            "-p", "8883", "--cafile", str(pki / "ca.crt"),
-            "--cert", str(pki / "clients" / f"{role}.crt"),
-            "--key", str(pki / "clients" / f"{role}.key"),
-            "-t", "ridgeway/#", "-v", "-q", "1", "-W", "6",
-        ]  # fmt: skip
-        subs[role] = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    time.sleep(2.5)
+    # Retained, so that what a subscriber gets does not depend on when it connects.
     for topic, value in ((status, "1"), (count, "42"), (reason, "7")):
-        done = _mqtt(
-            lab,
-            "gw-rw-01",
-            "mosquitto_pub",
-            "collector.col-rw-cnc-01",
-            "-t",
-            topic,
-            "-m",
-            value,
-            "-q",
-            "1",
-        )
+        done = _publish(lab, topic, value, "-q", "1", "-r")
         assert done.returncode == 0, done.stderr
-    # a collector cannot publish on another collector's topics
+    # a collector cannot publish on another collector's topics (accepted, never delivered)
     other = "ridgeway/cell-molding/rw-press-01/machine-status/status"
-    _mqtt(
-        lab,
-        "gw-rw-01",
-        "mosquitto_pub",
-        "collector.col-rw-cnc-01",
-        "-t",
-        other,
-        "-m",
-        "x",
-        "-q",
-        "1",
-    )
+    _publish(lab, other, "x", "-q", "1", "-r")
+    hosts = {
+        "role.network-admin": "ridgeway-enterprise-client",
+        "role.operator": "ridgeway-site-ops-client",
+        "role.auditor": "ridgeway-enterprise-client",
+    }
+    subs = {
+        role: _subscribe(lab, host, role, "ridgeway/#", "-v", "-W", "5")
+        for role, host in hosts.items()
+    }
     got = {}
     for role, proc in subs.items():
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=30)
         got[role] = sorted(line.split(" ", 1)[0] for line in out.splitlines() if line)
+    for topic in (status, count, reason):
+        _publish(lab, topic, None, "-q", "1", "-r")
     assert got["role.network-admin"] == [status]  # views machine status only
     assert got["role.operator"] == sorted([status, count, reason])
     assert got["role.auditor"] == []  # quality records and reports only
@@ -532,50 +524,11 @@ def test_a_changed_inventory_is_applied_in_place(lab):
     assert not (lab.state / "pki" / "clients" / "role.network-admin.crt").exists()
     # the restarted broker serves the others as before
     topic = "ridgeway/cell-machining/rw-cnc-01/machine-status/status"
-    pki = lab.state / "pki"
-    sub = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.ns("ridgeway-site-ops-client"),
-            "mosquitto_sub",
-            "-h",
-            "10.20.35.10",
-            "-p",
-            "8883",
-            "--cafile",
-            str(pki / "ca.crt"),
-            "--cert",
-            str(pki / "clients" / "role.operator.crt"),
-            "--key",
-            str(pki / "clients" / "role.operator.key"),
-            "-t",
-            topic,
-            "-C",
-            "1",
-            "-W",
-            "8",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(2.5)
-    pub = _mqtt(
-        lab,
-        "gw-rw-01",
-        "mosquitto_pub",
-        "collector.col-rw-cnc-01",
-        "-t",
-        topic,
-        "-m",
-        "3",
-        "-q",
-        "1",
-    )
+    pub = _publish(lab, topic, "3", "-q", "1", "-r")
     assert pub.returncode == 0, pub.stderr
-    out, _ = sub.communicate(timeout=20)
+    sub = _subscribe(lab, "ridgeway-site-ops-client", "role.operator", topic, "-C", "1", "-W", "10")
+    out, _ = sub.communicate(timeout=30)
+    _publish(lab, topic, None, "-q", "1", "-r")
     assert out.strip() == "3"
 
 
