@@ -13,6 +13,7 @@ export PULUMI_HOME := $(CURDIR)/.state/pulumi-home
 
 .PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
 .PHONY: setup-pulumi lab-up lab-down preview
+.PHONY: policy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -71,7 +72,28 @@ lint: setup-venv  ## ruff (lint and format)
 	ruff check src tests bench stacks
 	ruff format --check src tests bench stacks
 
+# The policies (policies/README.md): formatted, strict, linted, tested with at least
+# POLICY_COVERAGE % of their lines covered, the README's rule table in step with the rules'
+# METADATA, and conftest running the same rules (each domain namespace, listed in
+# policies/lib/domains.rego) on the sample plant's facts at a fixed time.
+POLICY_COVERAGE := 95
+POLICY_NOW := 2026-11-22T12:00:00Z
+POLICY_STATE := .state/policy
+POLICY_NAMESPACES = $$(opa eval --data policies --format raw \
+	'concat(" ", sort([sprintf("--namespace=plant.%s", [d]) | some d in data.plant.lib.domains.names]))')
+
+policy: setup-venv setup-tools  ## policies: opa fmt/check, regal, opa test --coverage, rule table, conftest
+	opa fmt --fail --list policies
+	opa check --strict policies
+	regal lint policies
+	@mkdir -p $(POLICY_STATE)
+	opa test --coverage --format json policies > $(POLICY_STATE)/coverage.json
+	$(PY) tools/policy_coverage.py $(POLICY_COVERAGE) < $(POLICY_STATE)/coverage.json
+	$(PY) tools/policy_table.py --check policies/README.md
+	plantctl facts --now $(POLICY_NOW) > $(POLICY_STATE)/facts.json
+	conftest test --policy policies $(POLICY_NAMESPACES) $(POLICY_STATE)/facts.json
+
 pytest: setup
 	$(PY) -m pytest
 
-test: setup lint pytest  ## everything CI runs
+test: setup lint policy pytest  ## everything CI runs

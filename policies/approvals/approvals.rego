@@ -32,6 +32,37 @@ zone_owner(zone_key, responsibility) := input.owners.zones[zone_key][responsibil
 
 ops_owner(zone_key) := zone_owner(zone_key, "change-approvals").operations
 
+critical(obj) if {
+	obj.kind == "machine"
+	state(obj).criticality == "critical"
+}
+
+critical(obj) if {
+	obj.kind == "collector"
+	input.machines[state(obj).machine].criticality == "critical"
+}
+
+critical_machine_id(obj) := obj.id if obj.kind == "machine"
+
+critical_machine_id(obj) := state(obj).machine if obj.kind == "collector"
+
+# Files that govern the gate itself.
+governing(path) if startswith(path, "policies/")
+
+governing(path) if startswith(path, "src/")
+
+governing(path) if startswith(path, ".github/")
+
+governing(path) if startswith(path, ".ci/")
+
+governing("Makefile")
+
+governing("pyproject.toml")
+
+governing("requirements.lock")
+
+governing(path) if startswith(path, "tools/")
+
 # METADATA
 # title: Gateways and collectors need maintenance and IT network
 # description: A new, changed or removed gateway or collector is approved by the maintenance team
@@ -120,16 +151,6 @@ needs contains need(obj, team, "APR-004", reason) if {
 	reason := sprintf("grant %s %s (IT security)", [obj.id, obj.op])
 }
 
-critical(obj) if {
-	obj.kind == "machine"
-	state(obj).criticality == "critical"
-}
-
-critical(obj) if {
-	obj.kind == "collector"
-	input.machines[state(obj).machine].criticality == "critical"
-}
-
 # METADATA
 # title: Critical machines also need maintenance
 # description: A change to a critical machine, or to a collector reading one, is also approved by
@@ -148,40 +169,6 @@ needs contains need(obj, team, "APR-005", reason) if {
 	team := zone_owner(zone_key, "sensor-gateway-health")
 	reason := sprintf("%s %s touches a critical machine (maintenance)", [obj.kind, obj.id])
 }
-
-# METADATA
-# title: Critical machines need a maintenance window
-# description: A critical machine that is added or changed, or gets a collector, must name the
-#   maintenance window in which changes to it are applied.
-# custom:
-#   id: APR-006
-#   severity: high
-#   owner: maintenance
-#   principle: 4 Balance speed and security
-#   iec62443: ["SR 7.6"]
-#   recommended_action: Set maintenance_window on the machine to one of its site's windows.
-deny contains violation if {
-	some obj in changed
-	obj.op != "removed"
-	critical(obj)
-	machine_id := critical_machine_id(obj)
-	not input.machines[machine_id].maintenance_window
-	violation := {
-		"rule": "APR-006",
-		"severity": "high",
-		"kind": "machine",
-		"id": machine_id,
-		"field": ["criticality"],
-		"msg": sprintf(
-			"critical machine %s has no maintenance window; set maintenance_window to one of its site's windows before changing it",
-			[machine_id],
-		),
-	}
-}
-
-critical_machine_id(obj) := obj.id if obj.kind == "machine"
-
-critical_machine_id(obj) := state(obj).machine if obj.kind == "collector"
 
 # METADATA
 # title: Phase changes need IT and operations sign-off
@@ -203,23 +190,6 @@ needs contains need(obj, team, "APR-007", reason) if {
 	team := input.owners.sites[obj.id]["change-approvals"][side]
 	reason := sprintf("site %s phase %s -> %s (%s sign-off)", [obj.id, obj.before.phase, obj.after.phase, side])
 }
-
-# Files that govern the gate itself.
-governing(path) if startswith(path, "policies/")
-
-governing(path) if startswith(path, "src/")
-
-governing(path) if startswith(path, ".github/")
-
-governing(path) if startswith(path, ".ci/")
-
-governing("Makefile")
-
-governing("pyproject.toml")
-
-governing("requirements.lock")
-
-governing(path) if startswith(path, "tools/")
 
 # METADATA
 # title: Changes to the gate need IT security and audit
@@ -255,6 +225,36 @@ needs contains need(obj, team, "APR-009", reason) if {
 	some zone_key in obj.zones
 	team := ops_owner(zone_key)
 	reason := sprintf("machine %s %s (operations owner of %s)", [obj.id, obj.op, zone_key])
+}
+
+# METADATA
+# title: Critical machines need a maintenance window
+# description: A critical machine that is added or changed, or gets a collector, must name the
+#   maintenance window in which changes to it are applied.
+# custom:
+#   id: APR-006
+#   severity: high
+#   owner: maintenance
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 7.6"]
+#   recommended_action: Set maintenance_window on the machine to one of its site's windows.
+deny contains violation if {
+	some obj in changed
+	obj.op != "removed"
+	critical(obj)
+	machine_id := critical_machine_id(obj)
+	not input.machines[machine_id].maintenance_window
+	violation := {
+		"rule": "APR-006",
+		"severity": "high",
+		"kind": "machine",
+		"id": machine_id,
+		"field": ["criticality"],
+		"msg": sprintf(
+			"critical machine %s has no maintenance window; %s",
+			[machine_id, "set maintenance_window to one of its site's windows before changing it"],
+		),
+	}
 }
 
 need(obj, team, rule, reason) := {

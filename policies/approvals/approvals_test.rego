@@ -52,11 +52,11 @@ test_no_change_needs_no_approval if {
 test_gateway_needs_maintenance_and_network if {
 	required := approvals.required with input as with_change([gateway_added], [])
 	teams_of(required) == {"maint", "net"}
+	approvals.missing == ["maint", "net"] with input as with_change([gateway_added], [])
 	some r in required
 	r.team == "maint"
 	r.reasons == ["gateway gw1 added (sensor-gateway-health)"]
 	r.rules == ["APR-001"]
-	approvals.missing == ["maint", "net"] with input as with_change([gateway_added], [])
 }
 
 test_approval_by_member_counts if {
