@@ -1,20 +1,31 @@
 """Strict YAML documents: YAML 1.2 meanings, bounded size, aliases and nesting, with locations.
 
-Each file is parsed once with ruamel.yaml's round-trip loader, which keeps the line and column
-of every key and item; the tree is then copied into plain Python data (dicts, lists, str, int,
-float, bool, None) under budgets, so an alias bomb or a deep nest is refused quickly.
+Each file is composed once by libyaml (PyYAML's C parser) into a node graph that knows the line
+and column of every node. The graph is then copied into plain Python data (dicts, lists, str,
+int, float, bool, None) under budgets, so an alias bomb or a deep nest is refused quickly, and
+plain scalars get their YAML 1.2 core-schema meanings: NO, yes, on, 12:30 and 2026-01-01 stay
+text. Beside the data a light tree of positions is kept for `Document.locate`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError
+import yaml
+from yaml.composer import Composer, ComposerError
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from plantctl.problems import InvalidInput, Problem
 
@@ -22,31 +33,558 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 24
 MAX_ALIASES = 100
 MAX_NODES = 2_000_000
+# libyaml composes recursively in C, a few hundred bytes of stack per level: a file that could
+# nest deeper than this is measured first (iteratively) and refused before composing.
+COMPOSE_DEPTH = 5000
+MAX_INT_DIGITS = 4000  # Python refuses to read longer decimal numbers
+
+# Tags as the composer leaves them: plain scalars without a tag get _PLAIN (compared by
+# identity, so no tag written in a file can pass for it); everything else keeps its tag.
+_PLAIN = "!plantctl/plain"
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 
 
-class _TextTimestamps(RoundTripConstructor):
-    """Keeps dates and times as the text written: the schema, not the parser, judges them."""
+class _Loader(yaml.CSafeLoader):
+    """libyaml's parser and composer; tags say only "plain or not", meanings come later."""
 
-    def construct_yaml_timestamp(self, node, values=None):
-        return self.construct_scalar(node)
+    def resolve(self, kind, value, implicit):
+        if kind is ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is SequenceNode else _MAP
 
 
-_TextTimestamps.add_constructor(
-    "tag:yaml.org,2002:timestamp", _TextTimestamps.construct_yaml_timestamp
+class _Recomposer(Composer, _Loader):
+    """Composes in Python from libyaml's events, letting an anchor be defined again (YAML
+    allows it: an alias means the latest node with that name), which libyaml's composer
+    refuses. Only used for files that do that."""
+
+    def __init__(self, text: str):
+        _Loader.__init__(self, text)
+        Composer.__init__(self)
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if event.anchor is not None and not isinstance(event, AliasEvent):
+            self.anchors.pop(event.anchor, None)
+        return super().compose_node(parent, index)
+
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), plain scalars only.
+_MISSING = object()
+_WORDS: dict[str, Any] = {
+    "": None,
+    "~": None,
+    "null": None,
+    "Null": None,
+    "NULL": None,
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+    **{
+        f"{sign}.{inf}": float(f"{sign}inf")
+        for sign in ("", "+", "-")
+        for inf in ("inf", "Inf", "INF")
+    },
+    **{f".{nan}": float("nan") for nan in ("nan", "NaN", "NAN")},
+}
+_NUMBER = re.compile(
+    r"(?P<int>[-+]?[0-9]+)"
+    r"|0o(?P<oct>[0-7]+)"
+    r"|0x(?P<hex>[0-9a-fA-F]+)"
+    r"|(?P<float>[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)"
 )
+_NUMERIC_START = frozenset("0123456789+-.")
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _TextTimestamps
-    yaml.version = (1, 2)
-    yaml.allow_duplicate_keys = False
-    return yaml
+class _Refused(Exception):
+    """A problem found in the node graph, at a libyaml mark (None: the top of the file)."""
+
+    def __init__(self, mark, message: str, rule: str = "INV-YAML"):
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+        self.rule = rule
+
+    def at(self) -> tuple[int, int]:
+        return (self.mark.line + 1, self.mark.column + 1) if self.mark is not None else (1, 1)
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark):
+        super().__init__("too deep")
+        self.mark = mark
+
+
+def _core(node: ScalarNode) -> Any:
+    """The YAML 1.2 core-schema meaning of a plain scalar: null, bool, int, float or text."""
+    value = node.value
+    word = _WORDS.get(value, _MISSING)
+    if word is not _MISSING:
+        return word
+    if value[0] in _NUMERIC_START:
+        match = _NUMBER.fullmatch(value)
+        if match is not None:
+            kind = match.lastgroup
+            if kind == "float":
+                return float(value)
+            if kind == "int":
+                if len(value) > MAX_INT_DIGITS:
+                    raise _Refused(
+                        node.start_mark,
+                        f"number with more than {MAX_INT_DIGITS} digits; quote it if it is text",
+                    )
+                return int(value)
+            return int(match[kind], 8 if kind == "oct" else 16)
+    return value
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag = node.tag
+    if tag is _PLAIN:
+        return _core(node)
+    if tag in (_STR, _TIMESTAMP):
+        return node.value  # quoted, block, or tagged as text: always text
+    if tag in (_INT, _FLOAT, _BOOL, _NULL):
+        value = _core(node) if node.value else None
+        if tag == _NULL and value is None:
+            return None
+        if tag == _BOOL and isinstance(value, bool):
+            return value
+        if tag in (_INT, _FLOAT) and isinstance(value, int) and not isinstance(value, bool):
+            return float(value) if tag == _FLOAT else value
+        if tag == _FLOAT and isinstance(value, float):
+            return value
+        name = "!!" + tag.rsplit(":", 1)[1]
+        raise _Refused(
+            node.start_mark,
+            f"{node.value!r} is not a valid {name}; fix the value or remove the tag",
+        )
+    raise _Refused(node.start_mark, _unsupported(tag))
+
+
+def _unsupported(tag: str) -> str:
+    shown = (
+        "!!" + tag.removeprefix("tag:yaml.org,2002:")
+        if tag.startswith("tag:yaml.org,2002:")
+        else tag
+    )
+    return (
+        f"unsupported YAML tag {shown}; remove it "
+        "(inventory values are text, numbers, true/false, null, lists and mappings)"
+    )
+
+
+def _is_merge(key: ScalarNode) -> bool:
+    return (key.tag is _PLAIN and key.value == "<<") or key.tag == _MERGE
+
+
+class _Walk:
+    """Copies the node graph into plain data under the budgets, building the position tree.
+
+    An alias is the same node object met again: every further visit of a list or mapping counts
+    as an alias use, and every value visited (again) counts toward MAX_NODES.
+    """
+
+    __slots__ = ("aliases", "merged", "nodes", "seen")
+
+    def __init__(self):
+        self.nodes = 0
+        self.aliases = 0
+        self.seen: set[int] = set()
+        self.merged: dict[int, list] = {}
+
+    def value(self, node, depth: int, where) -> tuple[Any, Any]:
+        """(data, tree) of one node; `where` is the mark problems inside it are reported at."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Refused(
+                where,
+                f"the file expands to more than {MAX_NODES} values "
+                "(aliases repeated?); write the data out or split the file",
+            )
+        if depth > MAX_DEPTH:
+            raise _Refused(
+                where,
+                f"nesting deeper than {MAX_DEPTH} levels; "
+                "inventory objects are flat, check the indentation",
+            )
+        kind = type(node)
+        if kind is ScalarNode:
+            return _scalar(node), None
+        ident = id(node)
+        if ident in self.seen:
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Refused(
+                    where,
+                    f"more than {MAX_ALIASES} alias uses; "
+                    "anchors and aliases are limited, write the values out",
+                )
+            if _contains_itself(node):
+                raise _Refused(
+                    where,
+                    "an alias refers to the list or mapping that contains it; "
+                    "anchors and aliases are limited, write the values out",
+                )
+        else:
+            self.seen.add(ident)
+        if kind is MappingNode:
+            return self.mapping(node, depth, where)
+        return self.sequence(node, depth)
+
+    def sequence(self, node: SequenceNode, depth: int) -> tuple[list, list]:
+        if node.tag != _SEQ:
+            raise _Refused(node.start_mark, _unsupported(node.tag))
+        data = []
+        tree = []
+        inner = depth + 1
+        for item in node.value:
+            mark = item.start_mark
+            if type(item) is ScalarNode and inner <= MAX_DEPTH and self.nodes < MAX_NODES:
+                self.nodes += 1  # what self.value does for a scalar, inline: most values are
+                data.append(_core(item) if item.tag is _PLAIN else _scalar(item))
+                tree.append((mark.line, mark.column, None))
+                continue
+            value, sub = self.value(item, inner, mark)
+            data.append(value)
+            tree.append((mark.line, mark.column, sub))
+        return data, tree
+
+    def mapping(self, node: MappingNode, depth: int, where) -> tuple[dict, dict]:
+        if node.tag != _MAP:
+            raise _Refused(node.start_mark, _unsupported(node.tag))
+        data: dict = {}
+        tree: dict = {}
+        inner = depth + 1
+        merge = None
+        for key_node, value_node in node.value:
+            mark = key_node.start_mark
+            if type(key_node) is ScalarNode:
+                tag = key_node.tag
+                if tag is _PLAIN and key_node.value != "<<":
+                    key = _core(key_node)
+                elif tag is _STR:
+                    key = key_node.value
+                elif _is_merge(key_node):
+                    if merge is not None:
+                        raise _Refused(mark, _invalid('found duplicate merge key "<<"'))
+                    merge = value_node
+                    continue
+                else:
+                    key = _scalar(key_node)
+            else:
+                key = _sketch(key_node)
+            if type(key) is not str:
+                raise _Refused(mark, f"key {key!r} is not text; quote it")
+            if key in data:
+                raise _duplicate(node, key_node, value_node)
+            value_mark = value_node.start_mark
+            if type(value_node) is ScalarNode and inner <= MAX_DEPTH and self.nodes < MAX_NODES:
+                self.nodes += 1  # as in sequence()
+                data[key] = _core(value_node) if value_node.tag is _PLAIN else _scalar(value_node)
+                sub = None
+            else:
+                data[key], sub = self.value(value_node, inner, mark)
+            tree[key] = (mark.line, mark.column, value_mark.line, value_mark.column, sub)
+        if merge is not None:
+            # Keys merged in with `<<: *anchor` come after the mapping's own, the first source
+            # winning; they have no place of their own in this mapping.
+            for key_node, value_node in self.merge_sources(merge, set()):
+                key = _scalar(key_node) if type(key_node) is ScalarNode else _sketch(key_node)
+                if type(key) is not str:
+                    raise _Refused(where, f"key {key!r} is not text; quote it")
+                if key in data:
+                    continue
+                value, sub = self.value(value_node, inner, where)
+                data[key] = value
+                tree[key] = (None, None, None, None, sub)
+        return data, tree
+
+    def merge_sources(self, merge, visiting: set[int]) -> list:
+        """The (key, value) node pairs a `<<` value brings in, in order, each key once."""
+        sources = merge.value if type(merge) is SequenceNode else [merge]
+        if type(merge) is ScalarNode:
+            raise _Refused(
+                merge.start_mark,
+                _invalid("expected a mapping or list of mappings for merging, but found scalar"),
+            )
+        pairs = []
+        for source in sources:
+            if type(source) is not MappingNode:
+                raise _Refused(
+                    source.start_mark,
+                    _invalid(f"expected a mapping for merging, but found {source.id}"),
+                )
+            pairs.extend(self.effective(source, visiting))
+        return pairs
+
+    def effective(self, node: MappingNode, visiting: set[int]) -> list:
+        """A mapping's own (key, value) node pairs, then those it merges in itself."""
+        ident = id(node)
+        known = self.merged.get(ident)
+        if known is not None:
+            return known
+        if ident in visiting:
+            raise _Refused(node.start_mark, _invalid("a mapping merges itself (<<)"))
+        visiting.add(ident)
+        own = []
+        merge = None
+        for key_node, value_node in node.value:
+            if type(key_node) is ScalarNode and _is_merge(key_node):
+                merge = value_node
+            else:
+                own.append((key_node, value_node))
+        if merge is not None:
+            own.extend(self.merge_sources(merge, visiting))
+        pairs = []
+        keys = set()
+        for key_node, value_node in own:
+            key = _hashable(key_node)
+            if key is _MISSING or key not in keys:
+                keys.add(key)
+                pairs.append((key_node, value_node))
+        visiting.discard(ident)
+        self.merged[ident] = pairs
+        return pairs
+
+
+def _invalid(what: str) -> str:
+    return f"invalid YAML: {what}; fix the syntax at this point"
+
+
+def _hashable(key_node) -> Any:
+    """A key's value for comparing keys, or _MISSING if it cannot be compared."""
+    try:
+        key = _scalar(key_node) if type(key_node) is ScalarNode else _sketch(key_node)
+        hash(key)
+    except (_Refused, TypeError):
+        return _MISSING
+    return key
+
+
+class _More:
+    def __repr__(self) -> str:
+        return "..."
+
+
+def _sketch(node, key: bool = True, budget: list | None = None, depth: int = 0) -> Any:
+    """Plain data for showing a node in a message (lists as tuples in keys): small, never
+    expanding aliases far."""
+    budget = [200] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 8:
+        return _More()
+    if type(node) is ScalarNode:
+        try:
+            return _scalar(node)
+        except _Refused:
+            return node.value
+    if type(node) is SequenceNode:
+        items = [_sketch(item, key, budget, depth + 1) for item in node.value]
+        return tuple(items) if key else items
+    return {
+        _sketch(k, True, budget, depth + 1): _sketch(v, key, budget, depth + 1)
+        for k, v in node.value
+        if type(k) is ScalarNode
+    }
+
+
+def _shown(node) -> str:
+    return str(_sketch(node, key=False))
+
+
+def _duplicate(mapping: MappingNode, key_node, value_node) -> _Refused:
+    key = _hashable(key_node)
+    original = next(
+        (value for k, value in mapping.value if k is not key_node and _hashable(k) == key),
+        None,
+    )
+    what = (
+        f'found duplicate key "{key}" with value "{_shown(value_node)}" '
+        f'(original value: "{_shown(original) if original is not None else ""}")'
+    )
+    return _Refused(
+        key_node.start_mark,
+        f"{what}; each key may appear once, remove or rename the repeated one",
+        "INV-DUPKEY",
+    )
+
+
+def _contains_itself(node) -> bool:
+    """Whether a list or mapping can be reached from inside itself (a recursive alias)."""
+    if type(node) is ScalarNode:
+        return False
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        for child in _children(stack.pop()):
+            if child is node:
+                return True
+            if type(child) is not ScalarNode and id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return False
+
+
+def _children(node) -> list:
+    if type(node) is SequenceNode:
+        return node.value
+    if type(node) is MappingNode:
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _construction_problem(root) -> _Refused | None:
+    """The first duplicate key or malformed merge, in the order a constructor meets them.
+
+    Such problems take precedence over the rest (budgets, non-text keys), as they did when a
+    constructor built the whole file before it was copied; only used once something is wrong.
+    """
+    if root is None or type(root) is ScalarNode:
+        return None
+    walk = _Walk()
+    seen = {id(root)}
+    stack: list[list] = [[root, 0, set()]]
+    while stack:
+        frame = stack[-1]
+        node, step, keys = frame
+        frame[1] += 1
+        if type(node) is SequenceNode:
+            if step >= len(node.value):
+                stack.pop()
+                continue
+            child = node.value[step]
+        else:
+            pairs = node.value
+            if step == 0:
+                merges = [k for k, _ in pairs if type(k) is ScalarNode and _is_merge(k)]
+                if len(merges) > 1:
+                    return _Refused(
+                        merges[1].start_mark, _invalid('found duplicate merge key "<<"')
+                    )
+                if merges:
+                    merge = next(v for k, v in pairs if k is merges[0])
+                    try:
+                        walk.merge_sources(merge, set())
+                    except _Refused as exc:
+                        return exc
+            index, part = divmod(step, 3)
+            if index >= len(pairs):
+                stack.pop()
+                continue
+            key_node, value_node = pairs[index]
+            if part == 2:  # key and value are built: now the key is compared with earlier ones
+                if type(key_node) is ScalarNode and _is_merge(key_node):
+                    continue
+                key = _hashable(key_node)
+                if key is not _MISSING:
+                    if key in keys:
+                        return _duplicate(node, key_node, value_node)
+                    keys.add(key)
+                continue
+            child = key_node if part == 0 else value_node
+        if type(child) is not ScalarNode and id(child) not in seen:
+            seen.add(id(child))
+            stack.append([child, 0, set()])
+    return None
+
+
+_NOT_SPECIAL = re.compile(r"[^\[\]{}\"'#!]+")
+_MAX_SPECIALS = 1_000_000
+
+
+def _could_nest_deeper(text: str, limit: int) -> bool:
+    """False only if `text` surely nests no deeper than `limit`, judged without parsing.
+
+    A block collection nests at most two levels per column of indentation, so the longest line
+    bounds block nesting. Flow nesting is bounded by counting brackets: a closing bracket
+    counts only while no quote, comment or tag may hide it (inside a flow collection those
+    make the text ambiguous: then True), so the count never falls below the real depth.
+    """
+    room = limit - 4
+    if 2 * len(text) > room:
+        room -= 2 * max(map(len, text.split("\n")))
+        if room < 0:
+            return True
+    specials = _NOT_SPECIAL.sub("", text)
+    if 2 * specials.count("[") + 2 * specials.count("{") <= room:
+        return False
+    if len(specials) > _MAX_SPECIALS:
+        return True
+    depth = 0
+    for char in specials:
+        if char == "[" or char == "{":
+            depth += 1
+            if 2 * depth > room:
+                return True
+        elif char == "]" or char == "}":
+            if depth:
+                depth -= 1
+        elif depth:
+            return True
+    return False
+
+
+def _measure_depth(text: str) -> None:
+    """Raises _TooDeep where the first document nests deeper than COMPOSE_DEPTH, iteratively."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while (event := loader.get_event()) is not None:
+            kind = type(event)
+            if kind is ScalarEvent:
+                continue
+            if kind is MappingStartEvent or kind is SequenceStartEvent:
+                depth += 1
+                if depth > COMPOSE_DEPTH:
+                    raise _TooDeep(event.start_mark)
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                depth -= 1
+            elif kind is DocumentEndEvent:
+                return
+    except yaml.YAMLError:
+        return  # composing stops at the same place, no deeper than measured so far
+    finally:
+        loader.dispose()
+
+
+def _compose(text: str):
+    if _could_nest_deeper(text, COMPOSE_DEPTH):
+        _measure_depth(text)
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    except ComposerError as exc:
+        if not (exc.context or "").startswith("found duplicate anchor"):
+            raise
+    finally:
+        loader.dispose()
+    loader = _Recomposer(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 @dataclass
 class Document:
-    """One parsed file: plain data plus the ruamel tree that knows where everything is."""
+    """One parsed file: plain data, and a tree beside it that knows where everything is.
+
+    `tree` mirrors `data`: a mapping is a dict of key -> (key line, key column, value line,
+    value column, subtree), a list a list of (line, column, subtree), anything else None.
+    Positions are 0-based; None for keys merged in with `<<`, which have no place of their own.
+    """
 
     path: str  # as shown to people, relative to the repository root when possible
     data: Any
@@ -58,92 +596,67 @@ class Document:
         node = self.tree
         line, col = 1, 1
         for key in keys:
-            try:
-                if isinstance(node, CommentedMap) and key in node:
-                    line, col = node.lc.key(key)
-                    line, col = line + 1, col + 1
-                    node = node[key]
-                elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-                    line, col = node.lc.item(key)
-                    line, col = line + 1, col + 1
-                    node = node[key]
-                else:
-                    break
-            except (KeyError, TypeError, AttributeError, IndexError):
+            entry = _entry(node, key)
+            if entry is None or entry[0] is None:
                 break
+            line, col = entry[0] + 1, entry[1] + 1
+            node = entry[-1]
         return line, col
 
+    def locate_value(self, keys: tuple | list) -> tuple[int, int] | None:
+        """1-based (line, col) where the value at `keys` is written, None if it is not."""
+        if not keys:
+            return None
+        node = self.tree
+        for key in keys[:-1]:
+            entry = _entry(node, key)
+            if entry is None:
+                return None
+            node = entry[-1]
+        entry = _entry(node, keys[-1])
+        if entry is None or entry[0] is None:
+            return None
+        if len(entry) == 5:
+            return entry[2] + 1, entry[3] + 1
+        return entry[0] + 1, entry[1] + 1
 
-class _Budget:
-    def __init__(self, path: str):
-        self.path = path
-        self.nodes = 0
-        self.aliases = 0
-        self.seen: set[int] = set()
+
+def _entry(node: Any, key: Any) -> tuple | None:
+    if type(node) is dict:
+        try:
+            return node.get(key)
+        except TypeError:  # an unhashable key is in no mapping
+            return None
+    if type(node) is list and isinstance(key, int) and 0 <= key < len(node):
+        return node[key]
+    return None
 
 
 def _fail(path: str, line: int, col: int, message: str, rule: str = "INV-YAML") -> InvalidInput:
     return InvalidInput([Problem(path, line, col, message, rule)])
 
 
-def _plain(node: Any, budget: _Budget, depth: int, where: tuple[int, int]) -> Any:
-    budget.nodes += 1
-    if budget.nodes > MAX_NODES:
-        raise _fail(
-            budget.path,
-            *where,
-            f"the file expands to more than {MAX_NODES} values "
-            "(aliases repeated?); write the data out or split the file",
-        )
-    if depth > MAX_DEPTH:
-        raise _fail(
-            budget.path,
-            *where,
-            f"nesting deeper than {MAX_DEPTH} levels; "
-            "inventory objects are flat, check the indentation",
-        )
-    if isinstance(node, (CommentedMap, CommentedSeq)):
-        if id(node) in budget.seen:
-            budget.aliases += 1
-            if budget.aliases > MAX_ALIASES:
-                raise _fail(
-                    budget.path,
-                    *where,
-                    f"more than {MAX_ALIASES} alias uses; "
-                    "anchors and aliases are limited, write the values out",
-                )
-        budget.seen.add(id(node))
-    if isinstance(node, CommentedMap):
-        out = {}
-        for key, value in node.items():
-            try:
-                kl, kc = node.lc.key(key)
-                at = (kl + 1, kc + 1)
-            except (KeyError, TypeError):
-                at = where
-            if not isinstance(key, str):
-                raise _fail(budget.path, *at, f"key {key!r} is not text; quote it")
-            out[key] = _plain(value, budget, depth + 1, at)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, value in enumerate(node):
-            try:
-                il, ic = node.lc.item(i)
-                at = (il + 1, ic + 1)
-            except (KeyError, TypeError, IndexError):
-                at = where
-            items.append(_plain(value, budget, depth + 1, at))
-        return items
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    raise _fail(budget.path, *where, f"unsupported YAML value of type {type(node).__name__}")
+def _syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = (exc.problem or str(exc)).strip()
+    lines = text.splitlines()
+    if lines and line > len(lines) and not text.endswith(("\n", "\r")):
+        line, col = len(lines), len(lines[-1]) + 1  # the end of a file without a last newline
+    # libyaml does not name the character or alias it stopped at: name it, from the text.
+    rest = lines[line - 1][col - 1 :] if mark and line <= len(lines) else ""
+    if what == "found character that cannot start any token" and rest:
+        what = f"found character {rest[0]!r} that cannot start any token"
+    elif what == "found unknown escape character" and rest[1:]:
+        what = f"found unknown escape character {rest[1]!r}"
+    elif what == "found undefined alias" and (alias := re.match(r"\*([^\s,\[\]{}]+)", rest)):
+        what = f"found undefined alias {alias[1]!r}"
+    context = (exc.context or "").strip()
+    if context.endswith("; first occurrence") and exc.context_mark is not None:
+        # libyaml: "found duplicate anchor; first occurrence" ... "second occurrence"
+        first = exc.context_mark.line + 1
+        what = f"{context.removesuffix('; first occurrence')} (first on line {first})"
+    return line, col, what
 
 
 def parse(text: str, path: str) -> Document:
@@ -157,27 +670,33 @@ def parse(text: str, path: str) -> Document:
             "split it (one file per site and kind)",
         )
     try:
-        tree = _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = (exc.problem or str(exc)).strip()
-        if "duplicate key" in what:
-            raise _fail(
-                path,
-                line,
-                col,
-                f"{what}; each key may appear once, remove or rename the repeated one",
-                "INV-DUPKEY",
-            ) from None
+        root = _compose(text)
+    except _TooDeep as exc:
         raise _fail(
-            path, line, col, f"invalid YAML: {what}; fix the syntax at this point"
+            path,
+            exc.mark.line + 1,
+            exc.mark.column + 1,
+            "nesting too deep to parse; inventory objects are flat",
         ) from None
+    except yaml.MarkedYAMLError as exc:
+        line, col, what = _syntax(exc, text)
+        raise _fail(path, line, col, _invalid(what)) from None
     except RecursionError:
         raise _fail(path, 1, 1, "nesting too deep to parse; inventory objects are flat") from None
-    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad characters)
+    except Exception as exc:  # libyaml raises a few unmarked errors (e.g. bad characters)
         raise _fail(path, 1, 1, f"invalid YAML: {exc}; fix the file") from None
-    data = _plain(tree, _Budget(path), 0, (1, 1))
+    if root is None:
+        return Document(path=path, data=None, tree=None, text=text)
+    try:
+        data, tree = _Walk().value(root, 0, None)
+    except _Refused as exc:
+        try:
+            first = _construction_problem(root) or exc
+        except RecursionError:  # merges chained too deep to compare: report what was found
+            first = exc
+        raise _fail(path, *first.at(), first.message, first.rule) from None
+    except RecursionError:
+        raise _fail(path, 1, 1, "nesting too deep to parse; inventory objects are flat") from None
     return Document(path=path, data=data, tree=tree, text=text)
 
 

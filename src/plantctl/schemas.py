@@ -157,19 +157,12 @@ def _problem(doc: Document, error: ValidationError) -> Problem:
 
 def _source_text(doc: Document, path: tuple) -> str | None:
     """The characters written in the file for a scalar, e.g. 1.10 for a value read as 1.1."""
-    node = doc.tree
-    try:
-        for key in path[:-1]:
-            node = node[key]
-        last = path[-1]
-        if hasattr(node, "lc"):
-            if isinstance(last, int):
-                line, col = node.lc.item(last)
-            else:
-                line, col = node.lc.value(last)
-            text = doc.text.splitlines()[line]
-            token = text[col:].split("#")[0].strip().rstrip(",}] ")
-            return token.split(",")[0].split("}")[0].strip() or None
-    except (KeyError, IndexError, TypeError, AttributeError):
+    at = doc.locate_value(path)
+    if at is None:
         return None
-    return None
+    line, col = at
+    lines = doc.text.splitlines()
+    if line > len(lines):
+        return None
+    token = lines[line - 1][col - 1 :].split("#")[0].strip().rstrip(",}] ")
+    return token.split(",")[0].split("}")[0].strip() or None
