@@ -3,6 +3,7 @@ the sample plant. Mocks are set before the program is imported; assertions run i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -42,6 +43,9 @@ class Recorder(pulumi.runtime.Mocks):
 @pytest.fixture
 def production(tmp_path):
     """The program for stack `ridgeway` on the Meraki target, with fresh mocks."""
+    # Pulumi's runtime needs a current event loop; an earlier asyncio.run() leaves none.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     mocks = Recorder()
     pulumi.runtime.set_mocks(mocks, project="plant", stack="ridgeway", preview=False)
     pulumi.runtime.set_all_config(
@@ -58,7 +62,9 @@ def production(tmp_path):
         sys.path.insert(0, str(ROOT / "stacks"))
     from plantstack import program  # imported only once the mocks are set
 
-    return program, mocks
+    yield program, mocks
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def settled(components: dict) -> pulumi.Output:
