@@ -147,7 +147,7 @@ SCENARIOS = [
         ],
         1,
         reviews=[review("kito"), review("dokafor"), review("praman"), review("inovak")],
-        rules={"COL-"},
+        rules={"COL-001"},
         required={"it-security", "audit"},
     ),
     Scenario(
@@ -161,7 +161,7 @@ SCENARIOS = [
         ],
         1,
         reviews=[review("mlopez"), review("praman")],
-        rules={"RA-"},
+        rules={"RA-004"},
     ),
     Scenario(
         "a conduit from enterprise (L4) to a cell (L1)",
@@ -173,7 +173,7 @@ SCENARIOS = [
             )
         ],
         1,
-        rules={"SEG-"},
+        rules={"SEG-001", "SEG-002"},
         missing={"it-security", "ops-ridgeway"},
     ),
     Scenario(
@@ -187,7 +187,7 @@ SCENARIOS = [
         ],
         1,
         reviews=MAINT_AND_NET,
-        rules={"COL-"},
+        rules={"COL-001"},
     ),
     Scenario(
         "a critical machine without a maintenance window",
@@ -237,7 +237,7 @@ SCENARIOS = [
         "a site phase change needs IT and operations sign-off (and a full survey)",
         [replace("inventory/sites/lakeside/site.yaml", "phase: survey", "phase: pilot")],
         1,
-        rules={"PHA-"},
+        rules={"PHA-001"},
         missing={"it-network", "ops-lakeside"},
     ),
     Scenario(

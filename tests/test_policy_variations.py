@@ -1,0 +1,481 @@
+"""One edit of the sample plant per policy rule: `plantctl check` (the real OPA server, the real
+policies) rejects it with that rule's id at the right file and line, and nothing else changes.
+The sample itself passes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = "2026-11-22T12:00:00Z"
+
+
+@dataclass
+class Variation:
+    rule: str
+    file: str  # relative to inventory/
+    old: str
+    new: str
+    at: str  # text on the line the violation must point at
+    at_file: str | None = None  # when the violation is about an object in another file
+    code: int = 1  # 0 for a warning-only rule, 2 when validation refuses the input first
+    level: str = "violations"
+    after: str | None = None  # `at` is the first line holding it after the line holding this
+
+
+VARIATIONS = [
+    # Ownership
+    Variation("OWN-001", "org/ownership.yaml", "  training: plant-management\n", "", "defaults:"),
+    Variation(
+        "OWN-002",
+        "org/ownership.yaml",
+        "network-connectivity: it-network",
+        "network-connectivity: ops-ridgeway",
+        "network-connectivity: ops-ridgeway",
+    ),
+    Variation(
+        "OWN-003",
+        "org/ownership.yaml",
+        "change-approvals: {it: it-network, operations: ops-ridgeway}",
+        "change-approvals: {it: it-network, operations: quality}",
+        "change-approvals: {it: it-network, operations: quality}",
+    ),
+    # Referenced teams exist and have members: the loader refuses these first (exit 2, at the
+    # same line), so the policy's own tests prove OWN-004 and OWN-005 fire.
+    Variation(
+        "INV-REF",
+        "org/ownership.yaml",
+        "training: plant-management",
+        "training: plant-mgmt",
+        "training: plant-mgmt",
+        code=2,
+    ),
+    Variation(
+        "INV-REF", "org/teams.yaml", "members: [hpark]", "members: []", "members: []", code=2
+    ),
+    Variation(
+        "OWN-006",
+        "org/ownership.yaml",
+        "  training: plant-management\n",
+        "",
+        "    zone: cell-machining",
+        at_file="sites/ridgeway/machines.yaml",
+        after="  - id: rw-cnc-01",
+    ),
+    # Data access
+    Variation(
+        "DATA-001",
+        "sites/ridgeway/collectors.yaml",
+        "{name: energy, data_class: energy,",
+        "{name: energy, data_class: power,",
+        "{name: energy, data_class: power,",
+    ),
+    Variation(
+        "DATA-002",
+        "data_classes.yaml",
+        "viewers: [maintenance-technician, process-engineer, plant-manager, data-analyst]",
+        "viewers: [maintenance-technician, process-engineer, plant-manager, janitor]",
+        "viewers: [maintenance-technician, process-engineer, plant-manager, janitor]",
+    ),
+    Variation(
+        "DATA-003",
+        "data_classes.yaml",
+        "exporters: [plant-manager, auditor]",
+        "exporters: [plant-manager, auditor, operator]",
+        "exporters: [plant-manager, auditor, operator]",
+    ),
+    Variation(
+        "DATA-004",
+        "data_classes.yaml",
+        "retention: {days: 400,",
+        "retention: {days: 800,",
+        "retention: {days: 800,",
+    ),
+    Variation(
+        "DATA-005",
+        "data_classes.yaml",
+        "    report_approver: quality\n",
+        "",
+        "official_reports: true",
+        after="  - id: quality-records",
+    ),
+    Variation(
+        "DATA-006",
+        "data_classes.yaml",
+        "    correction_owner: maint-ridgeway\n    dashboard_change_approver: maint-ridgeway\n"
+        "  - id: reports",
+        "    dashboard_change_approver: maint-ridgeway\n  - id: reports",
+        "  - id: energy",
+    ),
+    # Segmentation
+    Variation(
+        "SEG-001",
+        "sites/ridgeway/conduits.yaml",
+        "conduits:\n",
+        "conduits:\n  - id: mes-to-cell\n    from: site-ops\n    to: cell-machining\n"
+        "    services: [{protocol: tcp, port: 4840}]\n    purpose: MES reads CNC\n",
+        "    to: cell-machining",
+        after="  - id: mes-to-cell",
+    ),
+    Variation(
+        "SEG-002",
+        "sites/ridgeway/conduits.yaml",
+        "conduits:\n",
+        "conduits:\n  - id: erp-to-hmi\n    from: enterprise\n    to: supervisory\n"
+        "    services: [{protocol: tcp, port: 443}]\n    purpose: ERP reads the HMI\n",
+        "    from: enterprise",
+        after="  - id: erp-to-hmi",
+    ),
+    Variation(
+        "SEG-003",
+        "sites/lakeside/conduits.yaml",
+        "services: [{protocol: tcp, port: 443, name: https}]",
+        "services: [{protocol: any}]",
+        "services: [{protocol: any}]",
+    ),
+    Variation(
+        "SEG-004",
+        "sites/ridgeway/zones.yaml",
+        "cidr: 10.20.30.0/24}",
+        "cidr: 10.20.30.0/24, internet_egress: true}",
+        "cidr: 10.20.30.0/24, internet_egress: true}",
+    ),
+    Variation(
+        "SEG-005",
+        "sites/lakeside/conduits.yaml",
+        "from: enterprise",
+        "from: site-ops",
+        "    to: internet",
+    ),
+    Variation(
+        "SEG-006",
+        "sites/ridgeway/conduits.yaml",
+        "destinations: [10.20.11.21, 10.20.11.22]",
+        "destinations: [10.20.11.21]",
+        "    machine: rw-cnc-02",
+        at_file="sites/ridgeway/collectors.yaml",
+    ),
+    Variation(
+        "SEG-007",
+        "sites/ridgeway/conduits.yaml",
+        "sources: [10.20.20.21, 10.20.20.22, 10.20.20.23]\n    destinations: [10.20.35.10]",
+        "sources: [10.20.20.21, 10.20.20.22]\n    destinations: [10.20.35.10]",
+        "{id: gw-rw-03,",
+        at_file="sites/ridgeway/gateways.yaml",
+    ),
+    Variation(
+        "SEG-008",
+        "sites/ridgeway/conduits.yaml",
+        "destinations: [10.20.11.21, 10.20.11.22]",
+        "destinations: [10.20.11.21, 10.20.11.22, 10.20.11.99]",
+        "destinations: [10.20.11.21, 10.20.11.22, 10.20.11.99]",
+    ),
+    Variation(
+        "SEG-009",
+        "sites/ridgeway/collectors.yaml",
+        "    machine: rw-cnc-02\n",
+        "    machine: rw-cnc-02\n    target: {address: 10.20.11.99, port: 4840}\n",
+        "    target: {address: 10.20.11.99, port: 4840}",
+    ),
+    # Collectors
+    Variation(
+        "COL-001",
+        "sites/ridgeway/collectors.yaml",
+        "{function: 2, address: 0}",
+        "{function: 5, address: 0}",
+        "{function: 5, address: 0}",
+    ),
+    Variation(
+        "COL-002",
+        "sites/ridgeway/collectors.yaml",
+        'interval_s: 5, opcua: {node_id: "ns=2;s=Spindle.Load", operation: read}',
+        'interval_s: 5, opcua: {node_id: "ns=2;s=Spindle.Load", operation: write}',
+        "operation: write",
+    ),
+    Variation(
+        "COL-003",
+        "sites/ridgeway/collectors.yaml",
+        'opcua: {node_id: "ns=2;s=Spindle.Load", operation: read}',
+        "modbus: {function: 3, address: 7}",
+        "modbus: {function: 3, address: 7}",
+    ),
+    Variation(
+        "COL-004",
+        "sites/ridgeway/collectors.yaml",
+        "    machine: rw-comp-01\n",
+        "    machine: lk-conv-01\n",
+        "    machine: lk-conv-01",
+    ),
+    Variation(
+        "COL-005",
+        "sites/ridgeway/machines.yaml",
+        "controller: {protocol: opcua, address: 10.20.11.22, port: 4840}",
+        "controller: {protocol: modbus-tcp, address: 10.20.11.22, port: 4840}",
+        "    protocol: opcua",
+        at_file="sites/ridgeway/collectors.yaml",
+        after="  - id: col-rw-cnc-02",
+    ),
+    Variation(
+        "COL-006",
+        "sites/ridgeway/collectors.yaml",
+        "    machine: rw-cnc-02\n",
+        "    machine: rw-cnc-02\n    publish_prefix: ridgeway/dmz/rw-cnc-02\n",
+        "    publish_prefix: ridgeway/dmz/rw-cnc-02",
+    ),
+    # Remote access
+    Variation(
+        "RA-001",
+        "access/grants.yaml",
+        "    via: rw-bastion\n    mfa: true\n    session_recording: true",
+        "    via: rw-broker\n    mfa: true\n    session_recording: true",
+        "    via: rw-broker",
+    ),
+    Variation(
+        "RA-002", "access/grants.yaml", "end: 2026-12-11T17:00:00-05:00", "end: null", "end: null"
+    ),
+    Variation(
+        "RA-003",
+        "access/grants.yaml",
+        "end: 2026-12-03T14:00:00-05:00",
+        "end: 2026-12-03T07:00:00-05:00",
+        "end: 2026-12-03T07:00:00-05:00",
+    ),
+    Variation(
+        "RA-004",
+        "access/grants.yaml",
+        "end: 2026-12-03T14:00:00-05:00",
+        "end: 2026-12-03T17:00:00-05:00",
+        "end: 2026-12-03T17:00:00-05:00",
+    ),
+    Variation(
+        "RA-005",
+        "access/grants.yaml",
+        "end: 2026-12-11T17:00:00-05:00",
+        "end: 2027-01-11T17:00:00-05:00",
+        "end: 2027-01-11T17:00:00-05:00",
+    ),
+    Variation(
+        "RA-006",
+        "access/grants.yaml",
+        "{person: mlopez, team: ops-ridgeway, date: 2026-11-20}",
+        "{person: kito, team: maint-ridgeway, date: 2026-11-20}",
+        "    approvals:",
+        after="  - id: g-rw-0008",
+    ),
+    Variation(
+        "RA-007",
+        "access/grants.yaml",
+        "{person: praman, team: it-security, date: 2026-11-20}",
+        "{person: dokafor, team: it-network, date: 2026-11-20}",
+        "    approvals:",
+        after="  - id: g-rw-0008",
+    ),
+    Variation(
+        "RA-008",
+        "access/grants.yaml",
+        "{person: praman, team: it-security, date: 2026-11-20}",
+        "{person: dokafor, team: it-security, date: 2026-11-20}",
+        "{person: dokafor, team: it-security, date: 2026-11-20}",
+    ),
+    Variation(
+        "RA-009",
+        "access/grants.yaml",
+        "    person: dokafor\n",
+        "    person: tberg\n",
+        "{person: tberg, team: it-security, date: 2026-11-13}",
+    ),
+    Variation(
+        "RA-010",
+        "access/grants.yaml",
+        "    mfa: true\n    session_recording: true",
+        "    mfa: true\n    session_recording: false",
+        "    session_recording: false",
+        after="  - id: g-rw-0008",
+    ),
+    Variation(
+        "RA-011",
+        "access/grants.yaml",
+        "target: rw-hmi-01",
+        "target: rw-cnc-01",
+        "target: rw-cnc-01",
+    ),
+    Variation(
+        "RA-012",
+        "access/grants.yaml",
+        "end: 2026-12-11T17:00:00-05:00",
+        "end: 2026-11-20T17:00:00-05:00",
+        "end: 2026-11-20T17:00:00-05:00",
+    ),
+    # Training and roles
+    Variation(
+        "TRN-001",
+        "org/training.yaml",
+        "completed: 2026-04-15, expires: 2027-10-15",
+        "completed: 2026-04-15, expires: 2026-10-15",
+        "{person: mlopez, role: shift-supervisor",
+        at_file="org/role_bindings.yaml",
+    ),
+    Variation(
+        "TRN-002",
+        "org/roles.yaml",
+        "Owns quality records and data accuracy checks, team_kinds: [quality]",
+        "Owns quality records and data accuracy checks, team_kinds: [operations]",
+        "{person: gkim, role: quality-engineer",
+        at_file="org/role_bindings.yaml",
+    ),
+    Variation(
+        "TRN-003",
+        "org/training.yaml",
+        "completed: 2026-04-15, expires: 2027-10-15",
+        "completed: 2026-04-15, expires: 2026-12-01",
+        "{person: mlopez, role: shift-supervisor",
+        at_file="org/role_bindings.yaml",
+        code=0,
+        level="warnings",
+    ),
+    # Glossary
+    Variation(
+        "GLO-001",
+        "sites/ridgeway/machines.yaml",
+        "    kind: cnc-machine\n    vendor: Ostra",
+        "    kind: lathe\n    vendor: Ostra",
+        "    kind: lathe",
+    ),
+    Variation(
+        "GLO-002",
+        "sites/ridgeway/collectors.yaml",
+        "meaning: downtime,",
+        "meaning: reason-code,",
+        "meaning: reason-code,",
+    ),
+    Variation(
+        "GLO-003",
+        "glossary.yaml",
+        "stopped, alarm, offline), read from its controller.\n"
+        "    agreed_by: [it-network, ops-ridgeway]",
+        "stopped, alarm, offline), read from its controller.\n    agreed_by: [it-network]",
+        "    agreed_by: [it-network]",
+    ),
+    # Phases
+    Variation(
+        "PHA-001",
+        "sites/ridgeway/site.yaml",
+        "attendees: [mlopez, kito, dokafor, nfarah]",
+        "attendees: [mlopez, kito, dokafor]",
+        "attendees: [mlopez, kito, dokafor]",
+    ),
+    Variation(
+        "PHA-002",
+        "sites/ridgeway/site.yaml",
+        "machines: [rw-cnc-01, rw-cnc-02, rw-press-01, rw-press-02, rw-comp-01]",
+        "machines: [rw-cnc-01, rw-cnc-02, rw-press-01, rw-press-02]",
+        "    machine: rw-comp-01",
+        at_file="sites/ridgeway/collectors.yaml",
+    ),
+    Variation(
+        "PHA-003",
+        "sites/ridgeway/site.yaml",
+        "  phase: pilot\n",
+        "  phase: rollout\n",
+        "  phase: rollout",
+    ),
+    Variation(
+        "PHA-004",
+        "sites/ridgeway/site.yaml",
+        "{phase: pilot, team: it-network, person: dokafor,",
+        "{phase: pilot, team: it-network, person: mlopez,",
+        "{phase: pilot, team: it-network, person: mlopez,",
+    ),
+]
+
+
+def _rule_ids() -> set[str]:
+    ids = set()
+    for rego in (ROOT / "policies").rglob("*.rego"):
+        if rego.name.endswith("_test.rego") or rego.parent.name in ("plan", "approvals", "gate"):
+            continue
+        for line in rego.read_text().splitlines():
+            if line.startswith("#   id: "):
+                ids.add(line.split(": ", 1)[1].strip())
+    return ids
+
+
+def test_every_inventory_rule_has_a_variation():
+    covered = {v.rule for v in VARIATIONS}
+    # OWN-004 and OWN-005 are guarded by the loader (INV-REF cases above).
+    assert _rule_ids() - covered == {"OWN-004", "OWN-005"}
+
+
+def test_the_sample_passes(plantctl):
+    run = plantctl(
+        "check",
+        "--inventory",
+        str(ROOT / "inventory"),
+        "--policies",
+        str(ROOT / "policies"),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    )
+    assert run.code == 0, run.out + run.err
+    assert json.loads(run.out)["violations"] == []
+
+
+def _line(path: Path, text: str, after: str | None = None) -> int:
+    lines = path.read_text().splitlines()
+    if after is not None:
+        start = next(i for i, line in enumerate(lines) if after in line)
+        return next(i + 1 for i, line in enumerate(lines) if i > start and text in line)
+    hits = [i + 1 for i, line in enumerate(lines) if text in line]
+    assert len(hits) == 1, f"{text!r} on lines {hits} of {path}"
+    return hits[0]
+
+
+@pytest.mark.parametrize(
+    "v", VARIATIONS, ids=[f"{v.rule}:{v.new.strip()[:30]}" for v in VARIATIONS]
+)
+def test_one_edit_is_rejected_with_the_rule_at_its_line(v: Variation, tmp_path, plantctl):
+    inv = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventory", inv)
+    path = inv / v.file
+    text = path.read_text()
+    assert text.count(v.old) == 1, f"edit anchor {v.old!r} must occur once in {v.file}"
+    path.write_text(text.replace(v.old, v.new))
+    where = v.at_file or v.file
+    line = _line(inv / where, v.at, v.after)
+
+    run = plantctl(
+        "check",
+        "--inventory",
+        "inventory",
+        "--policies",
+        str(ROOT / "policies"),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+
+    assert run.code == v.code, run.out + run.err
+    report = json.loads(run.out)
+    if v.code == 2:
+        problems = report["problems"]
+        assert any(
+            p["file"] == f"inventory/{where}" and p["line"] == line and p["rule"] == v.rule
+            for p in problems
+        ), problems
+        return
+    found = [f for f in report[v.level] if f["rule"] == v.rule]
+    assert found, f"{v.rule} not in {[(f['rule'], f['file'], f['line']) for f in report[v.level]]}"
+    assert any(f["file"] == f"inventory/{where}" and f["line"] == line for f in found), (
+        f"{v.rule} expected at inventory/{where}:{line}, got "
+        f"{[(f['file'], f['line'], f['message']) for f in found]}"
+    )
+    assert all(f["message"] and f["severity"] in ("high", "medium", "low") for f in found)
