@@ -495,7 +495,13 @@ def test_a_grant_whose_window_ended_is_refused_by_sshd(lab):
 def test_a_second_up_changes_nothing(lab):
     again = lab.stackrun("up", "--expect-no-changes")
     assert set(again["changes"]) == {"same"}
-    assert lab.timings["up-2"] < 15, "a no-op up of the sample site must take at most 15 s"
+    # Target: 15 s (about 5 s here when the machine is otherwise idle). On a machine that other
+    # jobs load beyond twice its cores the engine gets half the CPU, so twice the time is allowed.
+    busy = os.getloadavg()[0] > 2 * (os.cpu_count() or 1)
+    budget = 30 if busy else 15
+    assert lab.timings["up-2"] < budget, (
+        f"a no-op up took {lab.timings['up-2']} s (budget {budget})"
+    )
 
 
 def test_a_changed_inventory_is_applied_in_place(lab):
