@@ -15,8 +15,14 @@ import data.plant.lib.domains
 import data.plant.lib.violation
 
 # METADATA
-# description: Every deny result of every domain, most severe first.
-violations := violation.sorted({v | some name in domains.names; some v in data.plant[name].deny})
+# description: >-
+#   Every deny result of every domain, most severe first. Undefined (so the gate fails closed)
+#   when a domain's package is missing from the loaded policies.
+violations := violation.sorted({v | some name in domains.names; some v in data.plant[name].deny}) if {
+	every name in domains.names {
+		is_set(data.plant[name].deny)
+	}
+}
 
 # METADATA
 # description: Every warn result of every domain, most severe first.

@@ -52,3 +52,7 @@ test_no_domain_is_left_out if {
 	with_rules := {name | data.plant[name].deny} | {name | data.plant[name].warn}
 	with_rules - {"approvals"} == domains.names with input as fixture.base
 }
+
+test_a_missing_domain_leaves_the_decision_undefined if {
+	not decision.violations with domains.names as {"collectors", "not-loaded"} with input as fixture.base
+}

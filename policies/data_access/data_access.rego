@@ -8,15 +8,6 @@ package plant.data_access
 
 import data.plant.lib.violation
 
-_role_lists := {"viewers": "viewer", "editors": "editor", "exporters": "exporter"}
-
-_verbs := {"editors": "edit", "exporters": "export"}
-
-_duties := {
-	"correction_owner": "the team that corrects wrong values",
-	"dashboard_change_approver": "the team that approves dashboard changes",
-}
-
 # METADATA
 # title: Every signal belongs to a defined data class
 # description: >-
@@ -147,6 +138,15 @@ deny contains v if {
 	not input.teams[object.get(class, key, "")]
 	msg := sprintf("data class %s %s; name %s", [id, _duty_problem(key, object.get(class, key, "")), duty])
 	v := violation.new(rego.metadata.rule(), "data_class", id, _field(class, key, []), msg)
+}
+
+_role_lists := {"viewers": "viewer", "editors": "editor", "exporters": "exporter"}
+
+_verbs := {"editors": "edit", "exporters": "export"}
+
+_duties := {
+	"correction_owner": "the team that corrects wrong values",
+	"dashboard_change_approver": "the team that approves dashboard changes",
 }
 
 _within(low, value, high) if {

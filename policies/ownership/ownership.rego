@@ -26,44 +26,6 @@ allowed_kinds := {
 	"change-approvals": {"it", "operations"},
 }
 
-# Every responsibility -> team map in org/ownership.yaml, with its path in the file.
-_maps contains {"path": ["defaults"], "map": input.ownership.defaults}
-
-_maps contains {"path": ["sites", site, "responsibilities"], "map": over.responsibilities} if {
-	some site, over in object.get(input.ownership, "sites", {})
-}
-
-_maps contains {"path": ["sites", site, "zones", zone], "map": map} if {
-	some site, over in object.get(input.ownership, "sites", {})
-	some zone, map in object.get(over, "zones", {})
-}
-
-# Every team named in those maps; slot is "it" or "operations" inside change-approvals.
-_refs contains {"path": array.concat(m.path, [resp]), "resp": resp, "slot": "", "team": team} if {
-	some m in _maps
-	some resp, team in m.map
-	is_string(team)
-}
-
-_refs contains {"path": array.concat(m.path, [resp, slot]), "resp": resp, "slot": slot, "team": team} if {
-	some m in _maps
-	some resp, value in m.map
-	is_object(value)
-	some slot, team in value
-	is_string(team)
-}
-
-# How to write the owner of a responsibility, and what kind of team it must be.
-_example("change-approvals") := "{it: <it team>, operations: <operations team>}"
-
-_example(resp) := "<team>" if resp != "change-approvals"
-
-_wanted("change-approvals") := "an IT team and an operations team"
-
-_wanted(resp) := sprintf("a team of kind %s", [concat(" or ", sort(allowed_kinds[resp]))]) if {
-	resp != "change-approvals"
-}
-
 # METADATA
 # title: The company defaults name an accountable team for every responsibility
 # description: >-
@@ -188,6 +150,44 @@ deny contains v if {
 		[kind, id, key, concat(", ", sort(gaps)), where],
 	)
 	v := violation.new(rego.metadata.rule(), kind, id, ["zone"], msg)
+}
+
+# Every responsibility -> team map in org/ownership.yaml, with its path in the file.
+_maps contains {"path": ["defaults"], "map": input.ownership.defaults}
+
+_maps contains {"path": ["sites", site, "responsibilities"], "map": over.responsibilities} if {
+	some site, over in object.get(input.ownership, "sites", {})
+}
+
+_maps contains {"path": ["sites", site, "zones", zone], "map": map} if {
+	some site, over in object.get(input.ownership, "sites", {})
+	some zone, map in object.get(over, "zones", {})
+}
+
+# Every team named in those maps; slot is "it" or "operations" inside change-approvals.
+_refs contains {"path": array.concat(m.path, [resp]), "resp": resp, "slot": "", "team": team} if {
+	some m in _maps
+	some resp, team in m.map
+	is_string(team)
+}
+
+_refs contains {"path": array.concat(m.path, [resp, slot]), "resp": resp, "slot": slot, "team": team} if {
+	some m in _maps
+	some resp, value in m.map
+	is_object(value)
+	some slot, team in value
+	is_string(team)
+}
+
+# How to write the owner of a responsibility, and what kind of team it must be.
+_example("change-approvals") := "{it: <it team>, operations: <operations team>}"
+
+_example(resp) := "<team>" if resp != "change-approvals"
+
+_wanted("change-approvals") := "an IT team and an operations team"
+
+_wanted(resp) := sprintf("a team of kind %s", [concat(" or ", sort(allowed_kinds[resp]))]) if {
+	resp != "change-approvals"
 }
 
 _single_team_issues contains [array.concat(m.path, [resp]), msg] if {
