@@ -142,8 +142,7 @@ deny contains v if {
 	some [kind, table] in [["machine", input.machines], ["gateway", input.gateways]]
 	some id, device in table
 	key := purdue.zone_key(device.site, device.zone)
-	gaps := object.get(_zone_gaps, key, object.keys(allowed_kinds))
-	count(gaps) > 0
+	gaps := _gaps_at(key)
 	where := sprintf("defaults, or an override for site %s or zone %s", [device.site, device.zone])
 	msg := sprintf(
 		"%s %s in zone %s has no accountable team for %s; name one in org/ownership.yaml (%s)",
@@ -252,12 +251,23 @@ _change_approval_issues contains [ref.path, msg] if {
 	)
 }
 
-# Zone key -> the responsibilities its resolved ownership leaves without an existing team.
+# Zone key -> the responsibilities its resolved ownership leaves without an existing team, for
+# the zones that have such gaps (usually none). _gaps_at reads the whole object, computed once;
+# a lookup by key (_zone_gaps[key]) would evaluate the rule again for every device whose zone
+# has no gaps, since OPA caches only defined results.
 _zone_gaps[key] := gaps if {
 	some key, _ in input.zones
 	owners := object.get(input.owners.zones, key, {})
 	gaps := {resp | some resp, _ in allowed_kinds; not _resolves(owners, resp)}
+	count(gaps) > 0
 }
+
+_gaps_at(key) := gaps if {
+	gaps := object.get(_zone_gaps, key, null)
+	gaps != null
+}
+
+_gaps_at(key) := object.keys(allowed_kinds) if not input.zones[key]
 
 _resolves(owners, resp) if org.members[owners[resp]]
 
