@@ -14,11 +14,12 @@ export PULUMI_HOME := $(CURDIR)/.state/pulumi-home
 .PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
 .PHONY: setup-pulumi lab-up lab-down preview
 .PHONY: policy
+.PHONY: setup-wheelhouse lab-test lab-clean collector-bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-setup: setup-apt setup-venv setup-tools setup-pulumi  ## install everything (idempotent, quick when done)
+setup: setup-apt setup-venv setup-tools setup-pulumi setup-wheelhouse  ## install everything (idempotent, quick when done)
 
 setup-apt:
 	@tools/install-apt.sh
@@ -36,6 +37,18 @@ setup-tools:
 
 setup-pulumi:  # the Pulumi engine from source (cached: a second run takes a second)
 	@tools/install-pulumi.sh
+
+setup-wheelhouse: setup-venv  # the collector's offline wheelhouse for gateways (cached by input hash)
+	@tools/build-wheelhouse.sh
+
+lab-test: setup  ## the gateway roles on booted lab machines (root): converge twice, verify
+	$(PY) -m pytest -m lab tests/lab
+
+lab-clean:  ## remove leftovers of lab runs whose owner died (namespaces, machines, mounts)
+	$(PY) -m plantctl.lab cleanup
+
+collector-bench: setup  ## collector throughput with TLS and QoS 1 (samples per second)
+	$(PY) bench/collector_throughput.py
 
 # The lab and the plans of stacks/ (see stacks/README.md). SITE picks the inventory site.
 SITE ?= ridgeway
@@ -71,6 +84,7 @@ demo: setup  ## validate the sample plant and print its summary
 lint: setup-venv  ## ruff (lint and format)
 	ruff check src tests bench stacks
 	ruff format --check src tests bench stacks
+	ansible-lint playbooks roles
 
 # The policies (policies/README.md): formatted, strict, linted, tested with at least
 # POLICY_COVERAGE % of their lines covered, the README's rule table in step with the rules'

@@ -111,7 +111,11 @@ class Recorder:
     """Appends one JSON line per received request (flushed at once: a test reads it live)."""
 
     def __init__(self, path: Path):
+        self.path = path
         self._fh = open(path, "a", buffering=1)  # noqa: SIM115 (lives as long as the server)
+
+    def started(self, when: float) -> None:
+        Path(f"{self.path}.started").write_text(f"{when:.3f}\n")
 
     def record(self, **entry) -> None:
         entry["t"] = round(time.time(), 3)
@@ -130,7 +134,7 @@ async def serve_modbus(source: Source, bind: str, port: int, recorder: Recorder)
     from pymodbus.server import ModbusTcpServer
     from pymodbus.simulator.simutils import SimUtils
 
-    started = time.monotonic()
+    started = time.time()
     tables: dict[int, list[Signal]] = {1: [], 2: [], 3: [], 4: []}
     for sig in source.signals:
         tables[sig.modbus.function].append(sig)
@@ -148,7 +152,7 @@ async def serve_modbus(source: Source, bind: str, port: int, recorder: Recorder)
 
     async def refresh(fc, start_address, address, count, registers, values):
         """Called by pymodbus on every access: write the current model values in place."""
-        elapsed = time.monotonic() - started
+        elapsed = time.time() - started
         table = tables.get(fc, [])
         if fc in (1, 2):
             bits = SimUtils.registersToBits(registers)
@@ -185,7 +189,7 @@ async def serve_modbus(source: Source, bind: str, port: int, recorder: Recorder)
 
     server = ModbusTcpServer(context, address=(bind, port), trace_pdu=trace)
     await server.serve_forever(background=True)
-    _ready()
+    _ready(started, recorder)
     await asyncio.Event().wait()
 
 
@@ -219,7 +223,7 @@ async def serve_opcua(source: Source, bind: str, port: int, recorder: Recorder) 
         await server.register_namespace(
             f"urn:plantctl:lab:{source.machine}:{len(await server.get_namespace_array())}"
         )
-    started = time.monotonic()
+    started = time.time()
     nodes = []
     for sig in source.signals:
         vtype = getattr(ua.VariantType, _opcua_type(sig))
@@ -230,15 +234,18 @@ async def serve_opcua(source: Source, bind: str, port: int, recorder: Recorder) 
         )
         nodes.append((sig, node, vtype))
     async with server:
-        _ready()
+        _ready(started, recorder)
         while True:
-            elapsed = time.monotonic() - started
+            elapsed = time.time() - started
             for sig, node, vtype in nodes:
                 await node.write_value(ua.Variant(expected(sig, elapsed), vtype))
             await asyncio.sleep(0.25)
 
 
-def _ready() -> None:
+def _ready(started: float, recorder: Recorder) -> None:
+    """Tell the parent we serve ("READY" on stdout); when the value models started (wall clock)
+    goes to `<record file>.started`."""
+    recorder.started(started)
     print("READY", flush=True)
 
 
@@ -346,9 +353,15 @@ class PlcSimulator:
         self.record_path = self.workdir / f"{source.machine}.requests.jsonl"
         self.log_path = self.workdir / f"{source.machine}.log"
         self._proc: subprocess.Popen | None = None
-        self.started_at: float | None = None  # time.time() when it reported ready
+        self.started_at: float | None = None  # wall clock when its value models started
 
     def start(self, timeout: float = 60) -> PlcSimulator:
+        """Launch and wait until it serves."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> PlcSimulator:
+        """Start the process (returns at once; several simulators can start in parallel)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         spec = self.workdir / f"{self.source.machine}.spec.json"
         spec.write_text(json.dumps(source_to_json(self.source)))
@@ -380,6 +393,9 @@ class PlcSimulator:
             )
         finally:
             log.close()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> PlcSimulator:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -389,7 +405,7 @@ class PlcSimulator:
                 )
             ready, _, _ = select.select([self._proc.stdout], [], [], 0.2)
             if ready and self._proc.stdout.readline().strip() == b"READY":
-                self.started_at = time.time()
+                self.started_at = float(Path(f"{self.record_path}.started").read_text())
                 return self
         self.stop()
         raise RuntimeError(

@@ -1,0 +1,217 @@
+"""The plant on one machine, for the role test (see conftest.py for how it is built).
+
+Two gateways (gw-rw-01 reads the CNC machines over OPC UA, gw-rw-02 the presses over Modbus),
+the site bastion and the site broker are booted Debian machines, each in its own namespace in
+its inventory zone; the PLCs are recording simulators in their own namespaces; an IT workstation
+namespace in the enterprise zone is the controller's only way in (ssh ProxyCommand through it to
+the bastion, ProxyJump from there, as in the plant) and hosts the independent MQTT observer.
+
+Test-only secrets (SSH keys, a CA) are generated here, in the session's temporary folder; the
+admins' public keys are added to a private copy of the inventory, never to the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from plantctl.inventory import Inventory
+from plantctl.lab import Lab, Machine, Namespace, PlcSimulator
+from plantctl.lab.observer import Subscriber
+from plantctl.lab.pki import Authority
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "ridgeway"
+GATEWAYS = ("gw-rw-01", "gw-rw-02")
+ADMINS = ("dokafor", "kito", "abello")  # the admin role bindings at ridgeway
+OPERATOR = "dokafor"  # the network admin who runs the second converge
+RECAP = re.compile(
+    r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M
+)
+
+
+@dataclass
+class Converge:
+    seconds: float
+    recap: dict[str, dict[str, int]]
+    log: Path
+
+
+@dataclass
+class Plant:
+    lab: Lab
+    work: Path
+    inv: Inventory
+    inventory_dir: Path
+    ssh_config: Path
+    keys: dict[str, Path]
+    ca: Authority
+    machines: dict[str, Machine]
+    namespaces: dict[str, Namespace]
+    plcs: dict[str, PlcSimulator]
+    observer: Subscriber
+    boot_seconds: dict[str, float]
+    converges: list[Converge] = field(default_factory=list)
+
+    def address(self, name: str) -> str:
+        if name in ("rw-broker", "rw-bastion"):
+            svc = "broker" if name == "rw-broker" else "bastion"
+            return self.inv.get("site", SITE).data["services"][svc]["address"]
+        if self.inv.get("gateway", name):
+            return self.inv.get("gateway", name).data["address"]
+        return self.inv.get("machine", name).data["controller"]["address"]
+
+    def ansible(self, playbook: str, user: str, *extra: str, log_name: str) -> Converge:
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_SSH_ARGS": f"-F {self.ssh_config} -o ControlMaster=auto "
+            "-o ControlPersist=600s",
+            "ANSIBLE_CONTROL_PATH_DIR": str(self.work / "cp"),
+            "ANSIBLE_LOCAL_TEMP": str(self.work / "ansible-tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        }
+        vars_file = self.work / "converge-vars.json"
+        vars_file.write_text(
+            json.dumps(
+                {
+                    "collector_tls_ca_cert": str(self.ca.cert),
+                    "collector_tls_client_cert": str(self.ca.dir) + "/{{ inventory_hostname }}.pem",
+                    "collector_tls_client_key": str(self.ca.dir) + "/{{ inventory_hostname }}.key",
+                    "collector_wheelhouse_dir": str(self.work / "wheelhouse"),
+                }
+            )
+        )
+        log = self.work / f"{log_name}.log"
+        args = [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(self.inventory_dir / "plantctl.ansible.yml"),
+            str(ROOT / "playbooks" / playbook),
+            "--limit",
+            ",".join(GATEWAYS),
+            "-u",
+            user,
+            "-e",
+            f"@{vars_file}",
+            *extra,
+        ]
+        started = time.monotonic()
+        with open(log, "w") as out:
+            proc = subprocess.run(
+                args,
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=900,
+                check=False,
+            )
+        seconds = time.monotonic() - started
+        text = log.read_text()
+        recap = {
+            m[1]: {
+                "ok": int(m[2]),
+                "changed": int(m[3]),
+                "unreachable": int(m[4]),
+                "failed": int(m[5]),
+            }
+            for m in RECAP.finditer(text)
+        }
+        if proc.returncode != 0:
+            tail = "\n".join(text.splitlines()[-60:])
+            pytest.fail(f"ansible-playbook {playbook} as {user} exited {proc.returncode}:\n{tail}")
+        return Converge(seconds, recap, log)
+
+    def host(self, name: str):
+        """testinfra host for a gateway, as the operator (sudo) through the bastion."""
+        import testinfra
+
+        return testinfra.get_host(
+            f"ssh://{OPERATOR}@{self.address(name)}", ssh_config=str(self.ssh_config), sudo=True
+        )
+
+
+def probe(where, host: str, port: int, timeout: float = 4.0) -> str:
+    """open | refused | timeout: a TCP connect from `where` (a Namespace, a Machine or a
+    testinfra host). "refused" also covers a connect the local firewall forbids (EPERM)."""
+    args = ["timeout", str(timeout), "bash", "-c", 'exec 3<>"/dev/tcp/$0/$1"', host, str(port)]
+    if hasattr(where, "check_output"):  # testinfra
+        rc = where.run(shlex.join(args)).rc
+    else:
+        rc = where.run(args, check=False, timeout=timeout + 10).returncode
+    if rc == 0:
+        return "open"
+    if rc == 124:
+        return "timeout"
+    return "refused"
+
+
+def make_keys(work: Path) -> dict[str, Path]:
+    keys = {}
+    for name in ("provision", "jump", *ADMINS):
+        path = work / "keys" / name
+        path.parent.mkdir(exist_ok=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@lab", "-f", str(path)],
+            check=True,
+        )
+        keys[name] = path
+    return keys
+
+
+def inventory_with_keys(work: Path, keys: dict[str, Path]) -> Path:
+    """A private copy of the sample inventory where the admins have the test keys."""
+    target = work / "inventory"
+    shutil.copytree(ROOT / "inventory", target)
+    people = target / "org/people.yaml"
+    text = people.read_text()
+    for login in ADMINS:
+        pub = (keys[login].with_suffix(".pub")).read_text().strip()
+        text, n = re.subn(
+            rf"(\{{login: {login}, [^}}]*)\}}", rf'\1, ssh_public_key: "{pub}"}}', text
+        )
+        assert n == 1, login
+    people.write_text(text)
+    return target
+
+
+def write_ssh_config(
+    work: Path, keys: dict[str, Path], ctl: Namespace, bastion: str, gateway_glob: str
+) -> Path:
+    path = work / "ssh_config"
+    path.write_text(f"""\
+Host {bastion}
+  User root
+  IdentityFile {keys["jump"]}
+  ProxyCommand ip netns exec {ctl.name} nc %h %p
+
+Host {gateway_glob}
+  ProxyJump {bastion}
+  IdentityFile {keys[OPERATOR]}
+  IdentityFile {keys["provision"]}
+
+Host *
+  IdentitiesOnly yes
+  BatchMode yes
+  UserKnownHostsFile {work / "known_hosts"}
+  StrictHostKeyChecking accept-new
+  ControlMaster auto
+  ControlPath {work / "cp"}/ssh-%C
+  ControlPersist 600
+  ConnectTimeout 10
+  ServerAliveInterval 10
+""")
+    (work / "cp").mkdir(exist_ok=True)
+    return path
