@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from plantctl import broker_access
 from plantctl.collector import config
 from plantctl.inventory import Inventory
 
@@ -31,9 +32,8 @@ def sources(inv: Inventory, gateway: str) -> list[dict[str, Any]]:
         machine = inv.get("machine", col["machine"])
         controller = machine.data["controller"]
         target = col.get("target") or controller
-        prefix = col.get("publish_prefix") or (
-            f"{machine.site}/{machine.data['zone']}/{machine.key}"
-        )
+        # One derivation of the topic for the collector and the broker's ACL alike.
+        prefix = broker_access.topic_prefix(inv, col, rec.site)
         out.append(
             {
                 "id": rec.key,
