@@ -391,6 +391,23 @@ VARIATIONS = [
         "{phase: pilot, team: it-network, person: mlopez,",
         "{phase: pilot, team: it-network, person: mlopez,",
     ),
+    # Waivers: expired, and matching no violation (the sample has none to waive)
+    Variation(
+        "WAI-001",
+        "waivers.yaml",
+        "waivers: []",
+        "waivers:\n  - {id: w-1, rule: SEG-003, kind: conduit, object: lakeside/enterprise-egress,"
+        " reason: Proxy migration, approver: tberg, expires: 2026-11-01}",
+        "  - {id: w-1, rule: SEG-003,",
+    ),
+    Variation(
+        "WAI-002",
+        "waivers.yaml",
+        "waivers: []",
+        "waivers:\n  - {id: w-1, rule: SEG-003, kind: conduit, object: lakeside/enterprise-egress,"
+        " reason: Proxy migration, approver: tberg, expires: 2026-12-15}",
+        "  - {id: w-1, rule: SEG-003,",
+    ),
 ]
 
 

@@ -3,7 +3,7 @@ package plant.gate_test
 import data.plant.gate
 
 decision := {
-	"violations": [{"rule": "SEG-001", "msg": "m", "kind": "conduit", "id": "s/c"}],
+	"violations": [{"rule": "SEG-001", "severity": "high", "msg": "m", "kind": "conduit", "id": "s/c", "field": []}],
 	"warnings": [{"rule": "TRN-002", "msg": "w", "kind": "binding", "id": "p/r/s"}],
 	"counts": {"violations": 1},
 }
@@ -15,7 +15,9 @@ test_result_joins_decision_and_approvals if {
 		with data.plant.approvals.missing as ["t"]
 	[v.rule | some v in r.violations] == ["SEG-001", "APR-006"]
 	r.warnings == decision.warnings
-	r.counts == {"violations": 1}
+	r.counts.violations == 1
+	r.counts.waived == 0
+	r.waived == []
 	r.approvals == {"required": [{"team": "t", "satisfied": false}], "missing": ["t"]}
 }
 
@@ -24,5 +26,16 @@ test_result_without_warnings_or_counts if {
 		with data.plant.approvals.deny as set()
 		with data.plant.approvals.required as []
 		with data.plant.approvals.missing as []
-	r == {"violations": [], "warnings": [], "counts": {}, "approvals": {"required": [], "missing": []}}
+	r == {
+		"violations": [], "waived": [], "warnings": [],
+		"counts": {"violations": 0, "warnings": 0, "waived": 0, "by_severity": {"high": 0, "medium": 0, "low": 0}, "by_rule": {}},
+		"approvals": {"required": [], "missing": []},
+	}
+}
+
+test_result_is_undefined_without_a_decision if {
+	not gate.result with data.plant.decision as {"warnings": []}
+		with data.plant.approvals.deny as set()
+		with data.plant.approvals.required as []
+		with data.plant.approvals.missing as []
 }

@@ -36,6 +36,17 @@ class Finding:
         return d
 
 
+@dataclass(frozen=True)
+class Waived:
+    """A violation that a waiver in force (inventory/waivers.yaml) takes out of the decision."""
+
+    finding: Finding
+    waiver: dict  # id, reason, approver, expires, ticket, file, line
+
+    def as_dict(self) -> dict:
+        return {**self.finding.as_dict(), "waiver": dict(self.waiver)}
+
+
 @dataclass
 class Report:
     findings: list[Finding]
@@ -50,6 +61,7 @@ class Report:
     files: list[str] = field(default_factory=list)
     approvals: list[dict] = field(default_factory=list)  # every required team, satisfied or not
     author: str | None = None
+    waived: list[Waived] = field(default_factory=list)
 
     @property
     def missing(self) -> list[dict]:
@@ -136,6 +148,7 @@ def evaluate(
     report = Report(
         findings, warnings, inv.source_label, document["now"], decision.get("counts") or {}
     )
+    report.waived = [_waived(inv, v) for v in decision.get("waived") or []]
     if pull_request is not None:
         report.base, report.head = pull_request.base, pull_request.head
         report.changes, report.files = pull_request.changes, pull_request.files
@@ -147,3 +160,11 @@ def evaluate(
             approvals, key=lambda a: (bool(a.get("satisfied")), str(a.get("team")))
         )
     return report
+
+
+def _waived(inv: Inventory, v: dict) -> Waived:
+    waiver = dict(v.get("waiver") or {})
+    record = inv.get("waiver", str(waiver.get("id")))
+    if record is not None:
+        waiver["file"], waiver["line"] = record.file, record.line
+    return Waived(place(inv, v, "waived"), waiver)

@@ -70,5 +70,6 @@ def build(inv: Inventory, now: datetime | None = None) -> dict:
         "gateways": table("gateway"),
         "collectors": table("collector"),
         "grants": table("grant"),
+        "waivers": table("waiver"),
         "devices_by_address": by_address,
     }

@@ -41,6 +41,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("glossary.yaml", "glossary", "term", "terms", required=True),
     FileKind("data_classes.yaml", "data_classes", "data_class", "classes", required=True),
     FileKind("access/grants.yaml", "grants", "grant", "grants"),
+    FileKind("waivers.yaml", "waivers", "waiver", "waivers"),
     FileKind("sites/*/site.yaml", "site", "site", "site"),
     FileKind("sites/*/zones.yaml", "zones", "zone", "zones", site_scoped=True),
     FileKind("sites/*/conduits.yaml", "conduits", "conduit", "conduits", site_scoped=True),

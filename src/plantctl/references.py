@@ -26,6 +26,7 @@ def check(inv: Inventory) -> list[Problem]:
         _conduits,
         _collectors,
         _grants,
+        _waivers,
     ):
         problems.extend(check_one(inv))
     return problems
@@ -334,3 +335,16 @@ def _grants(inv: Inventory) -> Iterator[Problem]:
                 i,
                 "team",
             )
+
+
+def _waivers(inv: Inventory) -> Iterator[Problem]:
+    for rec in inv.of("waiver").values():
+        yield from _need(
+            inv,
+            rec,
+            "person",
+            rec.data["approver"],
+            "approver",
+            "add the person to org/people.yaml or fix the login",
+            "approver",
+        )

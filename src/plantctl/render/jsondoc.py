@@ -15,6 +15,7 @@ def render(report: Report) -> str:
         "now": report.now,
         "violations": [f.as_dict() for f in report.findings],
         "warnings": [f.as_dict() for f in report.warnings],
+        "waived": [w.as_dict() for w in report.waived],
         "counts": report.counts,
         "base": report.base,
         "head": report.head,

@@ -69,6 +69,19 @@ def render(report: Report) -> str:
                     f"| {_cell(a.get('handle', a['team']))} | "
                     f"{_cell(', '.join(a.get('approved_by', [])))} |"
                 )
+    if report.waived:
+        out.append("\n### Waived violations\n")
+        out.append(
+            "| where | rule | violation | waiver | approved by | until | reason |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |"
+        )
+        for w in report.waived:
+            f, waiver = w.finding, w.waiver
+            out.append(
+                f"| `{_cell(f.file)}:{f.line}` | {_cell(f.rule)} | {_cell(f.message)} | "
+                f"{_cell(waiver.get('id', ''))} | {_cell(waiver.get('approver', ''))} | "
+                f"{_cell(waiver.get('expires', ''))} | {_cell(waiver.get('reason', ''))} |"
+            )
     if report.warnings:
         out.append("\n<details><summary>Warnings</summary>\n")
         for f in report.warnings:

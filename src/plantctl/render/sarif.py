@@ -12,7 +12,8 @@ LEVELS = {"error": "error", "warning": "warning"}
 
 
 def render(report: Report) -> str:
-    findings = [*report.findings, *report.warnings]
+    findings = [*report.findings, *report.warnings, *(w.finding for w in report.waived)]
+    waivers = {id(w.finding): w.waiver for w in report.waived}
     rules = {}
     for f in findings:
         rules.setdefault(
@@ -28,7 +29,7 @@ def render(report: Report) -> str:
         {
             "ruleId": f.rule,
             "ruleIndex": list(rules).index(f.rule),
-            "level": LEVELS[f.level],
+            "level": LEVELS.get(f.level, "error"),
             "message": {"text": f.message},
             "locations": [
                 {
@@ -39,6 +40,7 @@ def render(report: Report) -> str:
                 }
             ],
             "partialFingerprints": {"plantctl/v1": f"{f.rule}:{f.kind}:{f.id}"},
+            **_suppressions(waivers.get(id(f))),
         }
         for f in findings
     ]
@@ -99,3 +101,36 @@ def _first_file(report: Report) -> str:
     for c in report.changes:
         return c.file
     return report.files[0] if report.files else "inventory"
+
+
+def _suppressions(waiver: dict | None) -> dict:
+    """A waived violation is a result with an accepted external suppression (SARIF 3.35)."""
+    if waiver is None:
+        return {}
+    return {
+        "suppressions": [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": str(waiver.get("reason", "")),
+                "properties": {
+                    k: waiver[k] for k in ("id", "approver", "expires", "ticket") if k in waiver
+                },
+                **(
+                    {
+                        "location": {
+                            "physicalLocation": {
+                                "artifactLocation": {
+                                    "uri": waiver["file"],
+                                    "uriBaseId": "%SRCROOT%",
+                                },
+                                "region": {"startLine": waiver.get("line", 1)},
+                            }
+                        }
+                    }
+                    if "file" in waiver
+                    else {}
+                ),
+            }
+        ]
+    }

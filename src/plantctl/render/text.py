@@ -50,10 +50,19 @@ def render(report: Report, colour: bool | None = None) -> str:
         console.print(_line(f))
     for f in report.warnings:
         console.print(_line(f))
+    for w in report.waived:
+        f, waiver = w.finding, w.waiver
+        console.print(
+            f"{escape(f.file)}:{f.line}:{f.col}: [cyan]waived[/cyan] {escape(f.rule)} "
+            f"{escape(f.message)} (waiver {escape(str(waiver.get('id')))} approved by "
+            f"{escape(str(waiver.get('approver')))} until {waiver.get('expires')}: "
+            f"{escape(str(waiver.get('reason')))})"
+        )
     if report.passed:
         console.print(
             f"[green]PASS[/green] {report.source}: no policy violations"
             + (f", {len(report.warnings)} warning(s)" if report.warnings else "")
+            + (f", {len(report.waived)} waived" if report.waived else "")
         )
     else:
         rules = sorted({f.rule for f in report.findings})
@@ -64,5 +73,7 @@ def render(report: Report, colour: bool | None = None) -> str:
             parts.append(f"{len(report.missing)} missing approval(s)")
         if report.warnings:
             parts.append(f"{len(report.warnings)} warning(s)")
+        if report.waived:
+            parts.append(f"{len(report.waived)} waived")
         console.print(f"[red]FAIL[/red] {report.source}: " + ", ".join(parts))
     return buffer.getvalue()
