@@ -45,9 +45,13 @@ teams_of(required) := {r.team | some r in required}
 
 review(login, state, at) := {"login": login, "state": state, "submitted_at": at}
 
+# -- reviews: who counts (any rule) --
+
 test_no_change_needs_no_approval if {
 	count(approvals.required) == 0 with input as base
 }
+
+# APR-001
 
 test_gateway_needs_maintenance_and_network if {
 	required := approvals.required with input as with_change([gateway_added], [])
@@ -58,6 +62,8 @@ test_gateway_needs_maintenance_and_network if {
 	r.reasons == ["gateway gw1 added (sensor-gateway-health)"]
 	r.rules == ["APR-001"]
 }
+
+# -- reviews: who counts (any rule) --
 
 test_approval_by_member_counts if {
 	inp := object.union(with_change([gateway_added], []), {"reviews": [
@@ -93,10 +99,14 @@ test_latest_position_wins_and_comments_do_not_count if {
 	approvals.missing == ["maint"] with input as inp
 }
 
+# APR-002
+
 test_conduit_needs_security_and_both_zone_owners if {
 	obj := {"kind": "conduit", "id": "s1/c1", "op": "modified", "zones": ["s1/sup", "s1/cell"], "before": {}, "after": {}}
 	teams_of(approvals.required) == {"sec", "ops-a", "ops-b"} with input as with_change([obj], [])
 }
+
+# APR-003
 
 test_data_class_needs_its_owner if {
 	obj := {"kind": "data_class", "id": "energy", "op": "modified", "zones": [], "before": {"owner": "qa"}, "after": {"owner": "qa"}}
@@ -110,10 +120,14 @@ test_removed_data_class_needs_its_former_owner if {
 	teams_of(approvals.required) == {"qa"} with input as with_change([obj], [])
 }
 
+# APR-004
+
 test_grant_needs_target_operations_owner_and_security if {
 	obj := {"kind": "grant", "id": "g1", "op": "added", "zones": ["s1/cell"], "before": null, "after": {}}
 	teams_of(approvals.required) == {"ops-b", "sec"} with input as with_change([obj], [])
 }
+
+# APR-005 APR-009
 
 test_critical_machine_needs_maintenance_too if {
 	obj := {"kind": "machine", "id": "m-crit", "op": "modified", "zones": ["s1/cell"], "before": {}, "after": {"criticality": "critical"}}
@@ -126,6 +140,8 @@ test_standard_machine_needs_only_its_operations_owner if {
 	obj := {"kind": "machine", "id": "m-std", "op": "added", "zones": ["s1/cell"], "before": null, "after": {"criticality": "standard"}}
 	teams_of(approvals.required) == {"ops-b"} with input as with_change([obj], [])
 }
+
+# APR-006
 
 test_critical_machine_without_window_is_denied if {
 	obj := {"kind": "machine", "id": "m-bare", "op": "modified", "zones": ["s1/cell"], "before": {}, "after": {"criticality": "critical"}}
@@ -149,6 +165,8 @@ test_removed_critical_machine_is_not_denied if {
 	count(approvals.deny) == 0 with input as with_change([obj], [])
 }
 
+# APR-007
+
 test_phase_change_needs_it_and_operations if {
 	obj := {"kind": "site", "id": "s1", "op": "modified", "zones": [], "before": {"phase": "survey"}, "after": {"phase": "pilot"}}
 	required := approvals.required with input as with_change([obj], [])
@@ -162,6 +180,8 @@ test_site_change_without_phase_change_needs_nothing if {
 	obj := {"kind": "site", "id": "s1", "op": "modified", "zones": [], "before": {"phase": "pilot", "name": "a"}, "after": {"phase": "pilot", "name": "b"}}
 	count(approvals.required) == 0 with input as with_change([obj], [])
 }
+
+# APR-008
 
 test_gate_files_need_security_and_audit if {
 	every path in ["policies/x.rego", "src/plantctl/cli.py", ".github/CODEOWNERS", ".ci/run", "Makefile", "pyproject.toml", "requirements.lock", "tools/install-apt.sh"] {

@@ -70,6 +70,8 @@ test_wai_002_near_miss_a_matching_waiver if {
 	fixture.found(waivers.problems, "WAI-002") == set() with input as doc
 }
 
+# -- more than one waiver, no decision --
+
 test_two_waivers_for_one_violation_show_the_first if {
 	doc := broken_with({
 		"w-2": waiver("SEG-003", "conduit", "north/publish", "2026-12-01"),
