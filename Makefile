@@ -13,7 +13,7 @@ export PULUMI_HOME := $(CURDIR)/.state/pulumi-home
 
 .PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
 .PHONY: setup-pulumi lab-up lab-down preview
-.PHONY: policy audit
+.PHONY: policy audit bundle
 .PHONY: setup-wheelhouse lab-test lab-clean collector-bench
 
 help:  ## list the targets
@@ -115,6 +115,15 @@ AUDIT_POLICIES := policies
 
 audit: setup-venv setup-tools  ## the evidence pack for this revision in AUDIT_DIR (build/audit)
 	plantctl audit --policies $(AUDIT_POLICIES) --output $(AUDIT_DIR)
+
+# The signed policy bundle (src/plantctl/bundle.py): opa build of policies/ without the tests,
+# signed with SIGNING_KEY (a private key PEM from outside the repository). Evaluate with it:
+# plantctl check --bundle $(BUNDLE) --verification-key <public key PEM> (exit 4 if refused).
+BUNDLE := build/policies.tar.gz
+
+bundle: setup-venv setup-tools  ## signed policy bundle: make bundle SIGNING_KEY=key.pem [BUNDLE=...]
+	@test -n "$(SIGNING_KEY)" || { echo "make bundle: give SIGNING_KEY=<private key PEM> (never commit it)" >&2; exit 2; }
+	plantctl bundle build --signing-key $(SIGNING_KEY) --output $(BUNDLE)
 
 pytest: setup
 	$(PY) -m pytest

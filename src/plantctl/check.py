@@ -86,14 +86,25 @@ class PullRequest:
 
 
 @contextlib.contextmanager
-def engine(policies: Path) -> Iterator[OpaEndpoint]:
-    """OPA_URL when set (a server someone else runs), else our own server for this check."""
+def engine(
+    policies: Path, bundle: Path | None = None, verification_key: Path | None = None
+) -> Iterator[OpaEndpoint]:
+    """OPA_URL when set (a server someone else runs), else our own server for this check: from
+    the signed policy bundle when one is configured (arguments, else PLANTCTL_BUNDLE and
+    PLANTCTL_VERIFICATION_KEY), verified before anything is evaluated; else from policies."""
+    bundle = bundle or _env_path("PLANTCTL_BUNDLE")
+    verification_key = verification_key or _env_path("PLANTCTL_VERIFICATION_KEY")
     url = os.environ.get("OPA_URL")
-    if url:
+    if url and bundle is None and verification_key is None:
         yield OpaEndpoint.from_url(url)
         return
-    with OpaServer(policies) as endpoint:
+    with OpaServer(policies, bundle=bundle, verification_key=verification_key) as endpoint:
         yield endpoint
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def place(inv: Inventory, v: dict, level: str) -> Finding:

@@ -65,7 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", help="the pull request author's login (their review never counts)")
     p.add_argument("--format", choices=("text", "markdown", "json", "sarif"), default="text")
     p.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        help="judge with this policy bundle (plantctl bundle build) instead of the policies "
+        "folder (default: $PLANTCTL_BUNDLE)",
+    )
+    p.add_argument(
+        "--verification-key",
+        type=Path,
+        help="verify the bundle's signature with this public key before evaluating; a bundle "
+        "that does not verify exits 4 (default: $PLANTCTL_VERIFICATION_KEY)",
+    )
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("bundle", help="build or verify the signed policy bundle")
+    bundle_sub = p.add_subparsers(dest="bundle_command", required=True, parser_class=_Parser)
+    b = bundle_sub.add_parser("build", help="opa build of the policies, signed (exit 0, 2)")
+    b.add_argument("--policies", type=Path, default=Path("policies"))
+    b.add_argument("--signing-key", type=Path, required=True, help="private key (PEM)")
+    b.add_argument("--signing-alg", default="RS256", help="JWT algorithm (default RS256)")
+    b.add_argument("--output", type=Path, default=Path("build/policies.tar.gz"))
+    b.set_defaults(func=cmd_bundle_build)
+    b = bundle_sub.add_parser("verify", help="verify a bundle's signature (exit 0, 4 refused)")
+    b.add_argument("bundle", type=Path)
+    b.add_argument("--verification-key", type=Path, required=True, help="public key (PEM)")
+    b.set_defaults(func=cmd_bundle_verify)
 
     p = sub.add_parser("codeowners", help="write or check .github/CODEOWNERS from ownership")
     _inventory_arg(p)
@@ -208,8 +233,8 @@ def write_output(text: str, output: Path | None) -> None:
 
 def cmd_check(args) -> int:
     from plantctl import check
-    from plantctl.engine import EngineUnavailable
-    from plantctl.problems import EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.engine import BundleRefused, EngineUnavailable
+    from plantctl.problems import EXIT_BUNDLE, EXIT_ENGINE, EXIT_VIOLATIONS
 
     now = parse_now(args.now)
     if args.base is None and (args.head or args.approvals or args.author):
@@ -218,12 +243,17 @@ def cmd_check(args) -> int:
     try:
         if args.base is None:
             inv = _load(args)
-            with check.engine(args.policies or Path("policies")) as endpoint:
+            with check.engine(
+                args.policies or Path("policies"), args.bundle, args.verification_key
+            ) as endpoint:
                 report = check.evaluate(inv, endpoint, now)
         else:
             report = _check_pull_request(args, now)
     except InvalidInput as exc:
         return _report_invalid(exc, "json" if args.format == "json" else "text")
+    except BundleRefused as exc:
+        print(f"plantctl check: {exc}; nothing was evaluated", file=sys.stderr)
+        return EXIT_BUNDLE
     except EngineUnavailable as exc:
         print(f"plantctl check: policy engine unavailable, failing closed: {exc}", file=sys.stderr)
         return EXIT_ENGINE
@@ -331,7 +361,7 @@ def _check_pull_request(args, now):
             author=args.author,
             extra_findings=extra,
         )
-        with check.engine(policies) as endpoint:
+        with check.engine(policies, args.bundle, args.verification_key) as endpoint:
             return check.evaluate(head_inv, endpoint, now, pull_request=pull_request)
 
 
@@ -377,6 +407,35 @@ def cmd_summary(args) -> int:
     except InvalidInput as exc:
         return _report_invalid(exc)
     render(inv)
+    return EXIT_OK
+
+
+def cmd_bundle_build(args) -> int:
+    from plantctl import bundle
+
+    try:
+        digest = bundle.build(args.policies, args.signing_key, args.output, args.signing_alg)
+    except bundle.BuildFailed as exc:
+        print(f"plantctl bundle build: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{args.output}: signed policy bundle of {args.policies} (sha256 {digest})")
+    return EXIT_OK
+
+
+def cmd_bundle_verify(args) -> int:
+    from plantctl.engine import BundleRefused, EngineUnavailable, OpaServer
+    from plantctl.problems import EXIT_BUNDLE, EXIT_ENGINE
+
+    try:
+        with OpaServer(Path("."), bundle=args.bundle, verification_key=args.verification_key):
+            pass
+    except BundleRefused as exc:
+        print(f"plantctl bundle verify: {exc}", file=sys.stderr)
+        return EXIT_BUNDLE
+    except EngineUnavailable as exc:
+        print(f"plantctl bundle verify: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    print(f"{args.bundle}: signature and digests verified with {args.verification_key}")
     return EXIT_OK
 
 

@@ -29,6 +29,22 @@ class EngineUnavailable(Exception):
     """No trustworthy answer from the policy engine."""
 
 
+class BundleRefused(EngineUnavailable):
+    """The policy bundle failed signature verification (tampered, unsigned or another key)."""
+
+
+# What OPA says when a bundle fails verification (opa run --bundle --verification-key).
+_REFUSALS = (
+    "digest mismatch",
+    "missing .signatures.json",
+    "signature",
+    "verif",
+    "jwt",
+    "not included",
+    "unexpected file",
+)
+
+
 def opa_binary() -> str:
     found = shutil.which("opa")
     if found:
@@ -48,17 +64,41 @@ def _free_port() -> int:
 class OpaServer:
     """`opa run --server` on a free loopback port with the given policies, for one check."""
 
-    def __init__(self, policies: Path, timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self,
+        policies: Path,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        bundle: Path | None = None,
+        verification_key: Path | None = None,
+    ):
         self.policies = Path(policies)
         self.timeout = timeout
+        # A bundle (opa build) replaces the policies folder; with a verification key OPA checks
+        # its signature and every file's digest before it loads anything.
+        self.bundle = Path(bundle) if bundle is not None else None
+        self.verification_key = Path(verification_key) if verification_key is not None else None
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self.peak_rss_kib: int | None = None  # the server's high-water mark, read at stop
         self._log = None
 
     def __enter__(self) -> OpaEndpoint:
-        if not self.policies.is_dir():
+        if self.verification_key is not None and self.bundle is None:
+            raise BundleRefused("a verification key is configured but no policy bundle to verify")
+        if self.bundle is not None:
+            if not self.bundle.is_file():
+                raise EngineUnavailable(f"policy bundle {self.bundle} does not exist")
+            if self.verification_key is not None and not self.verification_key.is_file():
+                raise BundleRefused(f"verification key {self.verification_key} does not exist")
+            load = ["--bundle"]
+            if self.verification_key is not None:
+                load += ["--verification-key", str(self.verification_key)]
+            load.append(str(self.bundle))
+        elif not self.policies.is_dir():
             raise EngineUnavailable(f"policies folder {self.policies} does not exist")
+        else:
+            load = ["--ignore", "*_test.rego", "--ignore", ".*", str(self.policies)]
         self.port = _free_port()
         self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
@@ -70,11 +110,7 @@ class OpaServer:
                 f"127.0.0.1:{self.port}",
                 "--log-level",
                 "error",
-                "--ignore",
-                "*_test.rego",
-                "--ignore",
-                ".*",
-                str(self.policies),
+                *load,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -84,7 +120,16 @@ class OpaServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
-                raise EngineUnavailable(f"opa server exited at start: {self._output()}")
+                output = self._output()
+                if self.verification_key is not None and any(
+                    word in output.lower() for word in _REFUSALS
+                ):
+                    raise BundleRefused(
+                        f"policy bundle {self.bundle} refused: its signature or contents do not "
+                        f"verify with {self.verification_key} ({_last_error(output)}); "
+                        "rebuild it with `plantctl bundle build` and the right signing key"
+                    )
+                raise EngineUnavailable(f"opa server exited at start: {output}")
             if endpoint.healthy():
                 return endpoint
             if time.monotonic() > deadline:
@@ -110,6 +155,11 @@ class OpaServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _last_error(output: str) -> str:
+    lines = [line for line in output.splitlines() if "error" in line.lower()]
+    return (lines[-1] if lines else output.splitlines()[-1] if output else "no output").strip()
 
 
 def _peak_rss_kib(pid: int) -> int | None:

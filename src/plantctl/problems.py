@@ -9,6 +9,7 @@ EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 EXIT_INVALID = 2
 EXIT_ENGINE = 3
+EXIT_BUNDLE = 4  # the policy bundle failed signature verification
 
 
 @dataclass(frozen=True, order=True)
