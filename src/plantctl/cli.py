@@ -118,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=Path("build/audit"), help="default: build/audit")
     p.set_defaults(func=cmd_audit)
 
+    p = sub.add_parser(
+        "review",
+        help="the governance review since a revision or date (Markdown, HTML, PNG charts)",
+    )
+    p.add_argument("--since", required=True, help="a revision, or a date (YYYY-MM-DD)")
+    p.add_argument("--until", default="HEAD", help="the last revision (default: HEAD)")
+    p.add_argument("--now", help="as of this RFC 3339 time (default: now)")
+    p.add_argument(
+        "--output", type=Path, default=Path("build/review"), help="default: build/review"
+    )
+    p.set_defaults(func=cmd_review)
+
     p = sub.add_parser("plan-check", help="check a stack's `pulumi preview --json` (exit 0-3)")
     _inventory_arg(p)
     p.add_argument("--site", required=True)
@@ -407,6 +419,31 @@ def cmd_summary(args) -> int:
     except InvalidInput as exc:
         return _report_invalid(exc)
     render(inv)
+    return EXIT_OK
+
+
+def cmd_review(args) -> int:
+    import subprocess
+
+    from plantctl import review
+    from plantctl.sources import GitError
+
+    now = parse_now(args.now)
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    )
+    if top.returncode != 0:
+        print("plantctl review: not inside a git repository", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        result = review.build(Path(top.stdout.strip()), args.since, now, args.until)
+    except GitError as exc:
+        print(f"plantctl review: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    written = review.write(result, args.output)
+    print(f"governance review {review._period(result)}")
+    for path in written:
+        print(f"  {path}")
     return EXIT_OK
 
 
