@@ -400,7 +400,10 @@ th,td{border:1px solid #d0d7de;padding:4px 6px;text-align:left;vertical-align:to
 th{background:#f1f4f8}tr.sr-first td{border-top:2px solid #8c959f}
 .holds{background:#dafbe1}.violated{background:#ffd8d3}.warning{background:#fff1c2}
 .na,.unknown{background:#eef1f4}.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
-code{font-size:12px}ul{margin:0;padding-left:16px}.small{font-size:12px;color:#57606a}
+code{font-size:12px;overflow-wrap:anywhere}ul{margin:0;padding-left:16px}
+.small{font-size:12px;color:#57606a;overflow-wrap:anywhere}
+#control-matrix{table-layout:fixed}#control-matrix td{overflow-wrap:anywhere}
+.c-sr{width:6%}.c-pr{width:10%}.c-rule{width:15%}.c-pol{width:14%}.c-t{width:23%}.c-today{width:9%}
 """
 
 
@@ -443,9 +446,10 @@ def render_html(pack: dict) -> str:
         '<p class="small">IEC 62443-3-3 system requirement and DESIGN.md principle → rule →'
         " where it is written → the tests that make it fire and its near misses → its result"
         " on the inventory today.</p>",
-        '<table id="control-matrix"><thead><tr><th>IEC 62443-3-3</th><th>Principle</th>'
-        "<th>Rule</th><th>Policy</th><th>Fires</th><th>Near misses</th><th>Today</th>"
-        "</tr></thead><tbody>",
+        '<table id="control-matrix"><thead><tr><th class="c-sr">IEC 62443-3-3</th>'
+        '<th class="c-pr">Principle</th><th class="c-rule">Rule</th>'
+        '<th class="c-pol">Policy</th><th class="c-t">Fires</th><th class="c-t">Near misses</th>'
+        '<th class="c-today">Today</th></tr></thead><tbody>',
     ]
     for control in pack["controls"]:
         for i, rid in enumerate(control["rules"]):
