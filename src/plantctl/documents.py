@@ -10,6 +10,8 @@ text. Beside the data a light tree of positions is kept for `Document.locate`.
 from __future__ import annotations
 
 import re
+import sys
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from yaml.events import (
     ScalarEvent,
     SequenceEndEvent,
     SequenceStartEvent,
+    StreamEndEvent,
 )
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
@@ -128,7 +131,10 @@ class _TooDeep(Exception):
 
 def _core(node: ScalarNode) -> Any:
     """The YAML 1.2 core-schema meaning of a plain scalar: null, bool, int, float or text."""
-    value = node.value
+    return _meaning(node.value, node)
+
+
+def _meaning(value: str, node: ScalarNode | None = None) -> Any:
     word = _WORDS.get(value, _MISSING)
     if word is not _MISSING:
         return word
@@ -141,7 +147,7 @@ def _core(node: ScalarNode) -> Any:
             if kind == "int":
                 if len(value) > MAX_INT_DIGITS:
                     raise _Refused(
-                        node.start_mark,
+                        node.start_mark if node is not None else None,
                         f"number with more than {MAX_INT_DIGITS} digits; quote it if it is text",
                     )
                 return int(value)
@@ -243,29 +249,32 @@ class _Walk:
             return self.mapping(node, depth, where)
         return self.sequence(node, depth)
 
-    def sequence(self, node: SequenceNode, depth: int) -> tuple[list, list]:
+    def sequence(self, node: SequenceNode, depth: int) -> tuple[list, Any]:
         if node.tag != _SEQ:
             raise _Refused(node.start_mark, _unsupported(node.tag))
         data = []
-        tree = []
+        pos: list[int] = []
+        subs: list = []
         inner = depth + 1
         for item in node.value:
             mark = item.start_mark
+            pos += (mark.line, mark.column)
             if type(item) is ScalarNode and inner <= MAX_DEPTH and self.nodes < MAX_NODES:
                 self.nodes += 1  # what self.value does for a scalar, inline: most values are
                 data.append(_core(item) if item.tag is _PLAIN else _scalar(item))
-                tree.append((mark.line, mark.column, None))
+                subs.append(None)
                 continue
             value, sub = self.value(item, inner, mark)
             data.append(value)
-            tree.append((mark.line, mark.column, sub))
-        return data, tree
+            subs.append(sub)
+        return data, _tree(pos, subs)
 
-    def mapping(self, node: MappingNode, depth: int, where) -> tuple[dict, dict]:
+    def mapping(self, node: MappingNode, depth: int, where) -> tuple[dict, Any]:
         if node.tag != _MAP:
             raise _Refused(node.start_mark, _unsupported(node.tag))
         data: dict = {}
-        tree: dict = {}
+        pos: list[int] = []
+        subs: list = []
         inner = depth + 1
         merge = None
         for key_node, value_node in node.value:
@@ -296,7 +305,8 @@ class _Walk:
                 sub = None
             else:
                 data[key], sub = self.value(value_node, inner, mark)
-            tree[key] = (mark.line, mark.column, value_mark.line, value_mark.column, sub)
+            pos += (mark.line, mark.column, value_mark.line, value_mark.column)
+            subs.append(sub)
         if merge is not None:
             # Keys merged in with `<<: *anchor` come after the mapping's own, the first source
             # winning; they have no place of their own in this mapping.
@@ -308,8 +318,9 @@ class _Walk:
                     continue
                 value, sub = self.value(value_node, inner, where)
                 data[key] = value
-                tree[key] = (None, None, None, None, sub)
-        return data, tree
+                pos += (-1, -1, -1, -1)
+                subs.append(sub)
+        return data, _tree(pos, subs)
 
     def merge_sources(self, merge, visiting: set[int]) -> list:
         """The (key, value) node pairs a `<<` value brings in, in order, each key once."""
@@ -577,13 +588,125 @@ def _compose(text: str):
         loader.dispose()
 
 
+def _tree(pos: list[int], subs: list) -> Any:
+    """The position tree of one list or mapping: an array of 0-based ints, per item (line,
+    column) in a list and (key line, key column, value line, value column) in a mapping, -1 for
+    keys merged in with `<<`; with the subtrees of nested lists and mappings beside it, in item
+    order, when there are any: (positions, subtrees)."""
+    positions = array("i", pos)
+    for sub in subs:
+        if sub is not None:
+            return positions, subs
+    return positions
+
+
+class _Bail(Exception):
+    """The event builder met something only the full path (composer and walk) handles exactly:
+    an anchor, alias, merge key, explicit tag, complex or repeated key, or a budget reached."""
+
+
+def _build(text: str, memo: dict) -> tuple[Any, Any]:
+    """(data, tree) straight from libyaml's events, without a node graph, for the common file.
+
+    Gives exactly what composing and walking give, or raises _Bail (or the parser's error)."""
+    loader = _Loader(text)
+    try:
+        get = loader.get_event
+        get()  # StreamStartEvent
+        if type(get()) is StreamEndEvent:
+            return None, None
+        stack: list = []
+        data: Any = None
+        pos: list[int] = []
+        subs: list = []
+        key: Any = _MISSING
+        key_line = key_col = 0
+        is_map = False
+        depth = -1  # of the current list or mapping; -1: none open yet
+        nodes = 0
+        result: Any = _MISSING
+        while result is _MISSING:
+            event = get()
+            kind = type(event)
+            if kind is ScalarEvent:
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag != "!"):
+                    raise _Bail
+                raw = event.value
+                if event.implicit[0]:
+                    value = memo.get(raw, _MISSING)
+                    if value is _MISSING:
+                        value = memo[raw] = _meaning(raw)
+                else:
+                    value = sys.intern(raw)
+                mark = event.start_mark
+                if is_map and key is _MISSING:
+                    if type(value) is not str or value in data or value == "<<":
+                        raise _Bail  # a key that is not text, repeated, or maybe a merge
+                    key, key_line, key_col = value, mark.line, mark.column
+                    continue
+                nodes += 1
+                if nodes > MAX_NODES or depth + 1 > MAX_DEPTH:
+                    raise _Bail
+                if depth < 0:
+                    result = value, None
+                elif is_map:
+                    data[key] = value
+                    pos += (key_line, key_col, mark.line, mark.column)
+                    subs.append(None)
+                    key = _MISSING
+                else:
+                    data.append(value)
+                    pos += (mark.line, mark.column)
+                    subs.append(None)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag != "!"):
+                    raise _Bail
+                if is_map and key is _MISSING:
+                    raise _Bail  # a list or mapping as a key
+                nodes += 1
+                if nodes > MAX_NODES or depth + 1 > MAX_DEPTH:
+                    raise _Bail
+                mark = event.start_mark
+                if depth >= 0:
+                    if is_map:
+                        pos += (key_line, key_col, mark.line, mark.column)
+                    else:
+                        pos += (mark.line, mark.column)
+                stack.append((data, pos, subs, key, key_line, key_col, is_map, depth))
+                is_map = kind is MappingStartEvent
+                data = {} if is_map else []
+                pos, subs, key, depth = [], [], _MISSING, depth + 1
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                value, tree = data, _tree(pos, subs)
+                data, pos, subs, key, key_line, key_col, is_map, depth = stack.pop()
+                if depth < 0:
+                    result = value, tree
+                elif is_map:
+                    data[key] = value
+                    subs.append(tree)
+                    key = _MISSING
+                else:
+                    data.append(value)
+                    subs.append(tree)
+            else:
+                raise _Bail  # an alias, or an event out of place
+        if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
+            raise _Bail  # more than one document: the composer words that
+        return result
+    finally:
+        loader.dispose()
+
+
 @dataclass
 class Document:
     """One parsed file: plain data, and a tree beside it that knows where everything is.
 
-    `tree` mirrors `data`: a mapping is a dict of key -> (key line, key column, value line,
-    value column, subtree), a list a list of (line, column, subtree), anything else None.
-    Positions are 0-based; None for keys merged in with `<<`, which have no place of their own.
+    `tree` mirrors `data`, compactly (see _tree): each list or mapping has an array of 0-based
+    positions, per item (line, column) in a list and (key line, key column, value line, value
+    column) in a mapping, in the order of the mapping's keys; -1 for keys merged in with `<<`,
+    which have no place of their own. Scalars have no tree (None).
     """
 
     path: str  # as shown to people, relative to the repository root when possible
@@ -593,43 +716,62 @@ class Document:
 
     def locate(self, keys: tuple | list) -> tuple[int, int]:
         """1-based (line, col) of the deepest part of `keys` that exists in the file."""
-        node = self.tree
+        node, tree = self.data, self.tree
         line, col = 1, 1
         for key in keys:
-            entry = _entry(node, key)
-            if entry is None or entry[0] is None:
+            entry = _entry(node, tree, key)
+            if entry is None:
                 break
-            line, col = entry[0] + 1, entry[1] + 1
-            node = entry[-1]
+            pos, at, _width, node, tree = entry
+            if pos[at] < 0:
+                break
+            line, col = pos[at] + 1, pos[at + 1] + 1
         return line, col
 
     def locate_value(self, keys: tuple | list) -> tuple[int, int] | None:
         """1-based (line, col) where the value at `keys` is written, None if it is not."""
         if not keys:
             return None
-        node = self.tree
-        for key in keys[:-1]:
-            entry = _entry(node, key)
+        node, tree = self.data, self.tree
+        entry = None
+        for key in keys:
+            entry = _entry(node, tree, key)
             if entry is None:
                 return None
-            node = entry[-1]
-        entry = _entry(node, keys[-1])
-        if entry is None or entry[0] is None:
+            _pos, _at, _width, node, tree = entry
+        pos, at, width, _node, _tree = entry
+        if pos[at] < 0:
             return None
-        if len(entry) == 5:
-            return entry[2] + 1, entry[3] + 1
-        return entry[0] + 1, entry[1] + 1
+        if width == 4:
+            return pos[at + 2] + 1, pos[at + 3] + 1
+        return pos[at] + 1, pos[at + 1] + 1
 
 
-def _entry(node: Any, key: Any) -> tuple | None:
+def _entry(node: Any, tree: Any, key: Any) -> tuple | None:
+    """(positions, offset of the item's, their width, its data, its tree) of `key` in `node`."""
+    if tree is None:
+        return None
+    if type(tree) is tuple:
+        pos, subs = tree
+    else:
+        pos, subs = tree, None
     if type(node) is dict:
         try:
-            return node.get(key)
+            if key not in node:
+                return None
         except TypeError:  # an unhashable key is in no mapping
             return None
-    if type(node) is list and isinstance(key, int) and 0 <= key < len(node):
-        return node[key]
-    return None
+        index = next(i for i, k in enumerate(node) if k is key or k == key)
+        width = 4
+    elif type(node) is list and isinstance(key, int) and 0 <= key < len(node):
+        index = key
+        width = 2
+    else:
+        return None
+    at = index * width
+    if at + width > len(pos):
+        return None
+    return pos, at, width, node[key], subs[index] if subs is not None else None
 
 
 def _fail(path: str, line: int, col: int, message: str, rule: str = "INV-YAML") -> InvalidInput:
@@ -659,8 +801,11 @@ def _syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
     return line, col, what
 
 
-def parse(text: str, path: str) -> Document:
-    """Parse one YAML document strictly. Raises InvalidInput naming path:line:col."""
+def parse(text: str, path: str, memo: dict | None = None) -> Document:
+    """Parse one YAML document strictly. Raises InvalidInput naming path:line:col.
+
+    `memo` (plain scalar text -> its meaning) may be shared by the files of one inventory, so
+    equal keys and values are one object each."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise _fail(
             path,
@@ -669,6 +814,17 @@ def parse(text: str, path: str) -> Document:
             f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
             "split it (one file per site and kind)",
         )
+    try:
+        built = _build(text, {} if memo is None else memo)
+    except yaml.MarkedYAMLError as exc:
+        # Only the parser's errors reach here (the builder composes nothing); composing would
+        # stop at the same place with the same error.
+        line, col, what = _syntax(exc, text)
+        raise _fail(path, line, col, _invalid(what)) from None
+    except Exception:  # _Bail or anything unusual: the full path below decides, as before
+        built = None
+    if built is not None:
+        return Document(path=path, data=built[0], tree=built[1], text=text)
     try:
         root = _compose(text)
     except _TooDeep as exc:

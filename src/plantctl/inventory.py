@@ -137,6 +137,7 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
     records: dict[str, dict[str, Record]] = {kind: {} for kind in KINDS}
     files = source.files()
     present = set()
+    memo: dict = {}  # plain scalar text -> meaning, shared: equal keys and values are one object
 
     for rel in files:
         shown = source.shown(rel)
@@ -160,7 +161,7 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
         try:
             raw = source.read(rel)
             text = raw.decode("utf-8")
-            doc = parse(text, shown)
+            doc = parse(text, shown, memo)
         except UnicodeDecodeError as exc:
             problems.append(
                 Problem(
