@@ -77,7 +77,7 @@ class Plant:
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             "ANSIBLE_SSH_ARGS": f"-F {self.ssh_config} -o ControlMaster=auto "
             "-o ControlPersist=600s",
-            "ANSIBLE_CONTROL_PATH_DIR": str(self.work / "cp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.work / "cp"),
             "ANSIBLE_LOCAL_TEMP": str(self.work / "ansible-tmp"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
