@@ -114,3 +114,22 @@ def test_a_waiver_needs_an_expiry_date(plantctl, sample):
     )
     run = plantctl("validate", "--inventory", str(sample))
     assert run.code == 2 and "expires" in run.err
+
+
+def test_waivers_appear_in_the_evidence_pack(plantctl, sample, tmp_path):
+    _break(sample)
+    _waive(sample)
+    out = tmp_path / "audit"
+    root = Path(__file__).resolve().parents[1]
+    run = plantctl(
+        "audit", "--inventory", str(sample), "--policies", str(root / "policies"),
+        "--now", NOW, "--output", str(out), cwd=root,
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    doc = json.loads((out / "evidence.json").read_text())
+    assert [w["waiver"]["id"] for w in doc["inventory"]["waived"]] == ["w-ls-0001"]
+    assert [w["id"] for w in doc["inventory"]["waivers"]] == ["w-ls-0001"]
+    seg = next(r for r in doc["rules"] if r["id"] == "SEG-003")
+    assert seg["result"]["text"] == "holds, 1 waived"
+    page = (out / "evidence.html").read_text()
+    assert "w-ls-0001" in page and "Proxy migration" in page

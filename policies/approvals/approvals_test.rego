@@ -192,3 +192,32 @@ test_gate_files_need_security_and_audit if {
 test_other_files_need_nothing if {
 	count(approvals.required) == 0 with input as with_change([], ["README.md", "docs/maintenance.md"])
 }
+
+# -- near misses: a change next to what the rule is about does not call on it --
+
+rules_of(required) := {rule | some r in required; some rule in r.rules}
+
+standard_machine(zone) := {"kind": "machine", "id": "m-std", "op": "added", "zones": [zone], "before": null, "after": {"criticality": "standard"}}
+
+test_apr_001_near_miss_a_machine_beside_the_gateway if {
+	required := approvals.required with input as with_change([standard_machine("s1/sup")], [])
+	not "APR-001" in rules_of(required)
+	"APR-009" in rules_of(required)
+}
+
+test_apr_002_near_miss_a_machine_in_a_joined_zone if {
+	required := approvals.required with input as with_change([standard_machine("s1/cell")], [])
+	not "APR-002" in rules_of(required)
+	count(required) > 0
+}
+
+test_apr_003_near_miss_a_glossary_term if {
+	term := {"kind": "term", "id": "downtime", "op": "modified", "zones": [], "before": {}, "after": {}}
+	required := approvals.required with input as with_change([term], [])
+	not "APR-003" in rules_of(required)
+}
+
+test_apr_004_near_miss_a_machine_that_a_grant_targets if {
+	required := approvals.required with input as with_change([standard_machine("s1/cell")], [])
+	not "APR-004" in rules_of(required)
+}

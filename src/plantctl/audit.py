@@ -333,7 +333,12 @@ def junit(results: list[dict]) -> str:
 
 
 def build(
-    policies: Path, cwd: Path, report=None, *, now: datetime | None = None
+    policies: Path,
+    cwd: Path,
+    report=None,
+    *,
+    now: datetime | None = None,
+    waivers: list[dict] | None = None,
 ) -> tuple[dict, list[dict]]:
     """The whole pack as one JSON-ready document (report: a check.Report of the inventory), and
     the policy test results it was made from."""
@@ -369,7 +374,7 @@ def build(
         },
         "gaps": found,
         "without_near_miss": [r.id for r in rules if not r.near_misses],
-        "inventory": _inventory_part(report),
+        "inventory": {**_inventory_part(report), "waivers": waivers or []},
         "checksums": checksums(policies, cwd),
     }
     return pack, results
@@ -521,7 +526,22 @@ def render_html(pack: dict) -> str:
                 )
             out.append("</table>")
         else:
-            out.append("<p>No waiver is in force.</p>")
+            out.append("<p>No violation is waived.</p>")
+        if inv.get("waivers"):
+            out.append(
+                "<table id='all-waivers'><tr><th>waiver</th><th>rule</th><th>object</th>"
+                "<th>approved by</th><th>expires</th><th>where</th><th>reason</th></tr>"
+            )
+            for w in inv["waivers"]:
+                out.append(
+                    f"<tr><td>{_e(w['id'])}</td><td>{_e(w['rule'])}</td><td>{_e(w['kind'])} "
+                    f"{_e(w['object'])}</td><td>{_e(w['approver'])}</td><td>{_e(w['expires'])}"
+                    f"</td><td><code>{_e(w['file'])}:{w['line']}</code></td>"
+                    f"<td>{_e(w['reason'])}</td></tr>"
+                )
+            out.append("</table>")
+        else:
+            out.append("<p>inventory/waivers.yaml lists no waiver.</p>")
 
     out.append('<h2 id="coverage">Policy tests and line coverage per file</h2>')
     out.append(

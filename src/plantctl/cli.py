@@ -486,7 +486,11 @@ def cmd_audit(args) -> int:
         inv = _load(args)
         with check.engine(args.policies) as endpoint:
             report = check.evaluate(inv, endpoint, now)
-        pack, results = audit.build(args.policies, Path.cwd(), report)
+        waivers = [
+            {**{k: str(v) for k, v in rec.data.items()}, "file": rec.file, "line": rec.line}
+            for rec in inv.of("waiver").values()
+        ]
+        pack, results = audit.build(args.policies, Path.cwd(), report, waivers=waivers)
     except InvalidInput as exc:
         return _report_invalid(exc)
     except (EngineUnavailable, audit.OpaFailed) as exc:
