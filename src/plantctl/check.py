@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from plantctl import facts
-from plantctl.engine import EngineUnavailable, OpaEndpoint, OpaServer
+from plantctl.engine import EngineUnavailable, OpaEndpoint, OpaServer, encode_input
 from plantctl.inventory import Inventory
 
 
@@ -149,16 +149,20 @@ def evaluate(
         }
         document["reviews"] = pull_request.reviews
         document["author"] = pull_request.author or ""
-    decision = endpoint.decide(document)
+    # Encoded once; the facts are dropped before the engine works, so plantctl holds only the
+    # inventory and the body while the OPA server holds the parsed input.
+    now_text = document["now"]
+    body = encode_input(document)
+    del document
+    decision = endpoint.decide(body)
+    del body
     key = lambda f: (f.file, f.line, f.rule, f.message)  # noqa: E731 - a sort key
     unique = {(v["rule"], v["kind"], v["id"], v["msg"]): v for v in decision["violations"]}
     findings = sorted((place(inv, v, "error") for v in unique.values()), key=key)
     if pull_request is not None:
         findings = sorted([*findings, *pull_request.extra_findings], key=key)
     warnings = sorted((place(inv, v, "warning") for v in decision.get("warnings") or []), key=key)
-    report = Report(
-        findings, warnings, inv.source_label, document["now"], decision.get("counts") or {}
-    )
+    report = Report(findings, warnings, inv.source_label, now_text, decision.get("counts") or {})
     report.waived = [_waived(inv, v) for v in decision.get("waived") or []]
     if pull_request is not None:
         report.base, report.head = pull_request.base, pull_request.head
