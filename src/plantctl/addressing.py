@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
+from netaddr.ip import IPV4_PRIVATE_USE
 
 from plantctl.inventory import Inventory, Record
 from plantctl.problems import Problem
@@ -216,59 +217,80 @@ def _overlaps(items: list[tuple[IPNetwork, Record, tuple, str]], what: str) -> I
             reach = (net.last, (net, rec, keys, label))
 
 
+# RFC 1918 blocks as (first, last) integers, the ones netaddr's is_ipv4_private_use() names.
+_PRIVATE_USE = tuple((net.first, net.last) for net in IPV4_PRIVATE_USE)
+
+
+def _is_private_value(version: int, value: int) -> bool:
+    """IPAddress.is_ipv4_private_use() on an address's version and integer value."""
+    return version == 4 and any(first <= value <= last for first, last in _PRIVATE_USE)
+
+
 def _device_addresses(inv: Inventory, zones: dict[str, IPNetwork]) -> Iterator[Problem]:
-    seen: dict[IPAddress, Device] = {}
+    """Per device: inside its zone, not reserved, private below the DMZ, not taken. Addresses
+    are compared as (version, integer), each zone's facts worked out once."""
+    seen: dict[tuple[int, int], Device] = {}
+    plans: dict[str, tuple] = {}  # '<site>/<zone>' -> (network, first, last, reserved, below DMZ)
     for dev in devices(inv):
-        net = zones.get(f"{dev.site}/{dev.zone}")
-        zone_rec = inv.get("zone", f"{dev.site}/{dev.zone}")
+        zone_key = f"{dev.site}/{dev.zone}"
+        plan = plans.get(zone_key)
+        if plan is None:
+            net = zones.get(zone_key)
+            zone_rec = inv.get("zone", zone_key)
+            plan = plans[zone_key] = (
+                net,
+                net.first if net is not None else 0,
+                net.last if net is not None else -1,
+                {a.value for a in reserved(net)} if net is not None else set(),
+                zone_rec is not None and zone_rec.data["purdue_level"] < DMZ_LEVEL,
+            )
+        net, first, last, taken, below_dmz = plan
+        address = dev.address
+        version, value = address.version, address.value
         where = f"{dev.kind} {dev.id}"
         if net is not None:
-            if dev.address not in net:
+            if version != net.version or not first <= value <= last:
                 yield dev.record.problem(
-                    f"{where} address {dev.address} is outside its zone "
+                    f"{where} address {address} is outside its zone "
                     f"{dev.zone} ({net}); use `plantctl allocate --site "
                     f"{dev.site} --zone {dev.zone}`",
                     "ADDR-ZONE",
                     *dev.keys,
                 )
-            elif dev.address in reserved(net):
+            elif value in taken:
                 role = (
                     "network"
-                    if dev.address == net.network
+                    if address == net.network
                     else "broadcast"
-                    if dev.address == net.broadcast
+                    if address == net.broadcast
                     else "router"
                 )
                 yield dev.record.problem(
-                    f"{where} address {dev.address} is the zone's {role} "
+                    f"{where} address {address} is the zone's {role} "
                     "address; use `plantctl allocate --site "
                     f"{dev.site} --zone {dev.zone}`",
                     "ADDR-RESERVED",
                     *dev.keys,
                 )
-        if (
-            zone_rec is not None
-            and zone_rec.data["purdue_level"] < DMZ_LEVEL
-            and not dev.address.is_ipv4_private_use()
-        ):
+        if below_dmz and not _is_private_value(version, value):
             yield dev.record.problem(
-                f"{where} has public address {dev.address} below the DMZ; "
+                f"{where} has public address {address} below the DMZ; "
                 "use a private address of its zone",
                 "ADDR-PUBLIC",
                 *dev.keys,
             )
-        first = seen.get(dev.address)
-        if first is not None:
+        first_dev = seen.get((version, value))
+        if first_dev is not None:
             yield dev.record.problem(
-                f"{where} address {dev.address} is already used by "
-                f"{first.kind} {first.id} at {first.record.file}:"
-                f"{first.record.locate(*first.keys)[1]}; every device needs "
+                f"{where} address {address} is already used by "
+                f"{first_dev.kind} {first_dev.id} at {first_dev.record.file}:"
+                f"{first_dev.record.locate(*first_dev.keys)[1]}; every device needs "
                 "its own address",
                 "ADDR-DUP",
                 *dev.keys,
             )
         else:
-            seen[dev.address] = dev
+            seen[(version, value)] = dev
 
 
 def used(inv: Inventory) -> set[IPAddress]:
