@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -54,8 +55,16 @@ def _is_date(value: object) -> bool:
     return True
 
 
+# What ipaddress.IPv4Address accepts as text: four decimal octets of ASCII digits, 0-255,
+# without leading zeros. Matched first; anything else still goes to ipaddress, which decides.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _is_ipv4(value: object) -> bool:
     if not isinstance(value, str):
+        return True
+    if _DOTTED_QUAD.fullmatch(value) is not None:
         return True
     try:
         ipaddress.IPv4Address(value)
