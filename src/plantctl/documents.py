@@ -202,16 +202,18 @@ class _Walk:
     as an alias use, and every value visited (again) counts toward MAX_NODES.
     """
 
-    __slots__ = ("aliases", "merged", "nodes", "seen")
+    __slots__ = ("aliases", "merged", "nodes", "out", "seen")
 
     def __init__(self):
+        self.out = array("i")  # the position index (see _close)
         self.nodes = 0
         self.aliases = 0
         self.seen: set[int] = set()
         self.merged: dict[int, list] = {}
 
-    def value(self, node, depth: int, where) -> tuple[Any, Any]:
-        """(data, tree) of one node; `where` is the mark problems inside it are reported at."""
+    def value(self, node, depth: int, where) -> tuple[Any, int]:
+        """(data, offset of its block in the index or -1) of one node; `where` is the mark
+        problems inside it are reported at."""
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _Refused(
@@ -227,7 +229,7 @@ class _Walk:
             )
         kind = type(node)
         if kind is ScalarNode:
-            return _scalar(node), None
+            return _scalar(node), -1
         ident = id(node)
         if ident in self.seen:
             self.aliases += 1
@@ -249,32 +251,29 @@ class _Walk:
             return self.mapping(node, depth, where)
         return self.sequence(node, depth)
 
-    def sequence(self, node: SequenceNode, depth: int) -> tuple[list, Any]:
+    def sequence(self, node: SequenceNode, depth: int) -> tuple[list, int]:
         if node.tag != _SEQ:
             raise _Refused(node.start_mark, _unsupported(node.tag))
         data = []
         pos: list[int] = []
-        subs: list = []
         inner = depth + 1
         for item in node.value:
             mark = item.start_mark
-            pos += (mark.line, mark.column)
             if type(item) is ScalarNode and inner <= MAX_DEPTH and self.nodes < MAX_NODES:
                 self.nodes += 1  # what self.value does for a scalar, inline: most values are
                 data.append(_core(item) if item.tag is _PLAIN else _scalar(item))
-                subs.append(None)
+                pos += (mark.line, mark.column, -1)
                 continue
             value, sub = self.value(item, inner, mark)
             data.append(value)
-            subs.append(sub)
-        return data, _tree(pos, subs)
+            pos += (mark.line, mark.column, sub)
+        return data, _close(self.out, len(data), pos)
 
-    def mapping(self, node: MappingNode, depth: int, where) -> tuple[dict, Any]:
+    def mapping(self, node: MappingNode, depth: int, where) -> tuple[dict, int]:
         if node.tag != _MAP:
             raise _Refused(node.start_mark, _unsupported(node.tag))
         data: dict = {}
         pos: list[int] = []
-        subs: list = []
         inner = depth + 1
         merge = None
         for key_node, value_node in node.value:
@@ -302,11 +301,10 @@ class _Walk:
             if type(value_node) is ScalarNode and inner <= MAX_DEPTH and self.nodes < MAX_NODES:
                 self.nodes += 1  # as in sequence()
                 data[key] = _core(value_node) if value_node.tag is _PLAIN else _scalar(value_node)
-                sub = None
+                sub = -1
             else:
                 data[key], sub = self.value(value_node, inner, mark)
-            pos += (mark.line, mark.column, value_mark.line, value_mark.column)
-            subs.append(sub)
+            pos += (mark.line, mark.column, value_mark.line, value_mark.column, sub)
         if merge is not None:
             # Keys merged in with `<<: *anchor` come after the mapping's own, the first source
             # winning; they have no place of their own in this mapping.
@@ -318,9 +316,8 @@ class _Walk:
                     continue
                 value, sub = self.value(value_node, inner, where)
                 data[key] = value
-                pos += (-1, -1, -1, -1)
-                subs.append(sub)
-        return data, _tree(pos, subs)
+                pos += (-1, -1, -1, -1, sub)
+        return data, _close(self.out, len(data), pos)
 
     def merge_sources(self, merge, visiting: set[int]) -> list:
         """The (key, value) node pairs a `<<` value brings in, in order, each key once."""
@@ -588,16 +585,17 @@ def _compose(text: str):
         loader.dispose()
 
 
-def _tree(pos: list[int], subs: list) -> Any:
-    """The position tree of one list or mapping: an array of 0-based ints, per item (line,
-    column) in a list and (key line, key column, value line, value column) in a mapping, -1 for
-    keys merged in with `<<`; with the subtrees of nested lists and mappings beside it, in item
-    order, when there are any: (positions, subtrees)."""
-    positions = array("i", pos)
-    for sub in subs:
-        if sub is not None:
-            return positions, subs
-    return positions
+def _close(out: array, count: int, items: list[int]) -> int:
+    """Writes one list's or mapping's block to the position index `out`; its offset.
+
+    A block is the item count, then per item 0-based ints: (line, column, child) in a list,
+    (key line, key column, value line, value column, child) in a mapping, in the order of the
+    mapping's keys; child is the offset of the item's own block if it is a list or mapping, else
+    -1; positions are -1 for keys merged in with `<<`, which have no place of their own."""
+    offset = len(out)
+    out.append(count)
+    out.extend(items)
+    return offset
 
 
 class _Bail(Exception):
@@ -615,10 +613,10 @@ def _build(text: str, memo: dict) -> tuple[Any, Any]:
         get()  # StreamStartEvent
         if type(get()) is StreamEndEvent:
             return None, None
+        out = array("i")
         stack: list = []
         data: Any = None
         pos: list[int] = []
-        subs: list = []
         key: Any = _MISSING
         key_line = key_col = 0
         is_map = False
@@ -652,13 +650,11 @@ def _build(text: str, memo: dict) -> tuple[Any, Any]:
                     result = value, None
                 elif is_map:
                     data[key] = value
-                    pos += (key_line, key_col, mark.line, mark.column)
-                    subs.append(None)
+                    pos += (key_line, key_col, mark.line, mark.column, -1)
                     key = _MISSING
                 else:
                     data.append(value)
-                    pos += (mark.line, mark.column)
-                    subs.append(None)
+                    pos += (mark.line, mark.column, -1)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 tag = event.tag
                 if event.anchor is not None or (tag is not None and tag != "!"):
@@ -674,22 +670,22 @@ def _build(text: str, memo: dict) -> tuple[Any, Any]:
                         pos += (key_line, key_col, mark.line, mark.column)
                     else:
                         pos += (mark.line, mark.column)
-                stack.append((data, pos, subs, key, key_line, key_col, is_map, depth))
+                stack.append((data, pos, key, key_line, key_col, is_map, depth))
                 is_map = kind is MappingStartEvent
                 data = {} if is_map else []
-                pos, subs, key, depth = [], [], _MISSING, depth + 1
+                pos, key, depth = [], _MISSING, depth + 1
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                value, tree = data, _tree(pos, subs)
-                data, pos, subs, key, key_line, key_col, is_map, depth = stack.pop()
+                value, offset = data, _close(out, len(data), pos)
+                data, pos, key, key_line, key_col, is_map, depth = stack.pop()
                 if depth < 0:
-                    result = value, tree
+                    result = value, (out, offset)
                 elif is_map:
                     data[key] = value
-                    subs.append(tree)
+                    pos.append(offset)  # completes the item begun when the child started
                     key = _MISSING
                 else:
                     data.append(value)
-                    subs.append(tree)
+                    pos.append(offset)
             else:
                 raise _Bail  # an alias, or an event out of place
         if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
@@ -703,10 +699,9 @@ def _build(text: str, memo: dict) -> tuple[Any, Any]:
 class Document:
     """One parsed file: plain data, and a tree beside it that knows where everything is.
 
-    `tree` mirrors `data`, compactly (see _tree): each list or mapping has an array of 0-based
-    positions, per item (line, column) in a list and (key line, key column, value line, value
-    column) in a mapping, in the order of the mapping's keys; -1 for keys merged in with `<<`,
-    which have no place of their own. Scalars have no tree (None).
+    `tree` mirrors `data`, compactly: (index, offset of the root's block) for a list or
+    mapping at the top, else None. The index is one array of ints for the whole file, a block
+    per list or mapping (see _close) holding the 0-based positions of its items.
     """
 
     path: str  # as shown to people, relative to the repository root when possible
@@ -716,62 +711,61 @@ class Document:
 
     def locate(self, keys: tuple | list) -> tuple[int, int]:
         """1-based (line, col) of the deepest part of `keys` that exists in the file."""
-        node, tree = self.data, self.tree
         line, col = 1, 1
+        if self.tree is None:
+            return line, col
+        index, block = self.tree
+        node = self.data
         for key in keys:
-            entry = _entry(node, tree, key)
+            entry = _entry(index, block, node, key)
             if entry is None:
                 break
-            pos, at, _width, node, tree = entry
-            if pos[at] < 0:
+            at, _width, node, block = entry
+            if index[at] < 0:
                 break
-            line, col = pos[at] + 1, pos[at + 1] + 1
+            line, col = index[at] + 1, index[at + 1] + 1
         return line, col
 
     def locate_value(self, keys: tuple | list) -> tuple[int, int] | None:
         """1-based (line, col) where the value at `keys` is written, None if it is not."""
-        if not keys:
+        if not keys or self.tree is None:
             return None
-        node, tree = self.data, self.tree
-        entry = None
+        index, block = self.tree
+        node = self.data
+        at = width = 0
         for key in keys:
-            entry = _entry(node, tree, key)
+            entry = _entry(index, block, node, key)
             if entry is None:
                 return None
-            _pos, _at, _width, node, tree = entry
-        pos, at, width, _node, _tree = entry
-        if pos[at] < 0:
+            at, width, node, block = entry
+        if index[at] < 0:
             return None
-        if width == 4:
-            return pos[at + 2] + 1, pos[at + 3] + 1
-        return pos[at] + 1, pos[at + 1] + 1
+        if width == 5:
+            return index[at + 2] + 1, index[at + 3] + 1
+        return index[at] + 1, index[at + 1] + 1
 
 
-def _entry(node: Any, tree: Any, key: Any) -> tuple | None:
-    """(positions, offset of the item's, their width, its data, its tree) of `key` in `node`."""
-    if tree is None:
+def _entry(index: array, block: int, node: Any, key: Any) -> tuple | None:
+    """(where the item's ints start, their number, its data, its block) of `key` in `node`."""
+    if block < 0:
         return None
-    if type(tree) is tuple:
-        pos, subs = tree
-    else:
-        pos, subs = tree, None
     if type(node) is dict:
         try:
             if key not in node:
                 return None
         except TypeError:  # an unhashable key is in no mapping
             return None
-        index = next(i for i, k in enumerate(node) if k is key or k == key)
-        width = 4
+        item = next(i for i, k in enumerate(node) if k is key or k == key)
+        width = 5
     elif type(node) is list and isinstance(key, int) and 0 <= key < len(node):
-        index = key
-        width = 2
+        item = key
+        width = 3
     else:
         return None
-    at = index * width
-    if at + width > len(pos):
+    if item >= index[block]:  # the data changed after parsing: no position known
         return None
-    return pos, at, width, node[key], subs[index] if subs is not None else None
+    at = block + 1 + item * width
+    return at, width, node[key], index[at + width - 1]
 
 
 def _fail(path: str, line: int, col: int, message: str, rule: str = "INV-YAML") -> InvalidInput:
@@ -843,8 +837,9 @@ def parse(text: str, path: str, memo: dict | None = None) -> Document:
         raise _fail(path, 1, 1, f"invalid YAML: {exc}; fix the file") from None
     if root is None:
         return Document(path=path, data=None, tree=None, text=text)
+    walk = _Walk()
     try:
-        data, tree = _Walk().value(root, 0, None)
+        data, block = walk.value(root, 0, None)
     except _Refused as exc:
         try:
             first = _construction_problem(root) or exc
@@ -853,6 +848,7 @@ def parse(text: str, path: str, memo: dict | None = None) -> Document:
         raise _fail(path, *first.at(), first.message, first.rule) from None
     except RecursionError:
         raise _fail(path, 1, 1, "nesting too deep to parse; inventory objects are flat") from None
+    tree = (walk.out, block) if block >= 0 else None
     return Document(path=path, data=data, tree=tree, text=text)
 
 
