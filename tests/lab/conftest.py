@@ -1,4 +1,4 @@
-"""The plant on one machine, for the role test: built once per session from the inventory.
+"""The plant on one machine, for the role test: built once per test module from the inventory.
 
 Two gateways (gw-rw-01 reads the CNC machines over OPC UA, gw-rw-02 the presses over Modbus),
 the site bastion and the site broker are booted Debian machines, each in its own namespace in
@@ -38,8 +38,10 @@ from plantctl.lab.observer import Subscriber
 from plantctl.lab.pki import Authority
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def plant(tmp_path_factory):
+    """Module-scoped: the plant goes away as soon as its tests are done (later lab tests get
+    the machine to themselves)."""
     if os.geteuid() != 0:
         if os.environ.get("CI"):
             pytest.fail("the lab tests need root; CI runs them as root")
@@ -173,7 +175,7 @@ def plant(tmp_path_factory):
             )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def converged(plant: Plant) -> Plant:
     """site.yml twice: first as root with the provisioning key (a new gateway), then as a
     network admin from the role bindings (sudo), which must change nothing."""
