@@ -1,10 +1,12 @@
 """Strict YAML documents: YAML 1.2 meanings, bounded size, aliases and nesting, with locations.
 
-Each file is composed once by libyaml (PyYAML's C parser) into a node graph that knows the line
-and column of every node. The graph is then copied into plain Python data (dicts, lists, str,
-int, float, bool, None) under budgets, so an alias bomb or a deep nest is refused quickly, and
-plain scalars get their YAML 1.2 core-schema meanings: NO, yes, on, 12:30 and 2026-01-01 stay
-text. Beside the data a light tree of positions is kept for `Document.locate`.
+Each file is parsed once by libyaml (PyYAML's C parser). Its events are built straight into
+plain Python data (dicts, lists, str, int, float, bool, None) under budgets, so an alias bomb or a
+deep nest is refused quickly, and plain scalars get their YAML 1.2 core-schema meanings: NO, yes,
+on, 12:30 and 2026-01-01 stay text. Beside the data a compact index of positions (one array of
+ints per file) is kept for `Document.locate`. A file the event builder does not take as it is
+(anchors, aliases, merge keys, explicit tags, or something to refuse) is composed into libyaml's
+node graph and copied from there instead, with the same result and the same messages.
 """
 
 from __future__ import annotations
