@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 from plantctl.documents import Document
 from plantctl.problems import Problem
@@ -73,13 +75,26 @@ def _is_ipv4(value: object) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Checker:
     """A compiled fast check that answers valid or not, and the jsonschema validator that says
-    why when it is not. Both read the same inlined schema with the same format rules."""
+    why when it is not (made when first needed: most loads find nothing to explain). Both read
+    the same inlined schema with the same format rules."""
 
     fast: Callable[[Any], Any]
-    explain: Draft202012Validator
+    schema: dict
+    _explain: Draft202012Validator | None = None
+
+    @property
+    def explain(self) -> Draft202012Validator:
+        if self._explain is None:
+            from jsonschema import Draft202012Validator, FormatChecker
+
+            checker = FormatChecker(formats=())
+            checker.checks("date")(_is_date)
+            checker.checks("ipv4")(_is_ipv4)
+            self._explain = Draft202012Validator(self.schema, format_checker=checker)
+        return self._explain
 
 
 @cache
@@ -89,9 +104,6 @@ def _validators(directory: str) -> dict[str, _Checker]:
         file.name: json.loads(file.read_text(encoding="utf-8"))
         for file in sorted(base.glob("*.schema.json"))
     }
-    checker = FormatChecker(formats=())
-    checker.checks("date")(_is_date)
-    checker.checks("ipv4")(_is_ipv4)
     out = {}
     for name, schema in files.items():
         inlined = _inline(schema, files, name)
@@ -101,9 +113,7 @@ def _validators(directory: str) -> dict[str, _Checker]:
             formats={"date": _is_date, "ipv4": _is_ipv4, "date-time": lambda _value: True},
             use_default=False,
         )
-        out[name.removesuffix(".schema.json")] = _Checker(
-            compiled, Draft202012Validator(inlined, format_checker=checker)
-        )
+        out[name.removesuffix(".schema.json")] = _Checker(compiled, inlined)
     return out
 
 
