@@ -131,4 +131,4 @@ bundle: setup-venv setup-tools  ## signed policy bundle: make bundle SIGNING_KEY
 pytest: setup
 	$(PY) -m pytest
 
-test: setup lint policy pytest audit  ## everything CI runs
+test: setup lint policy audit pytest  ## everything CI runs
