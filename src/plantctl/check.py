@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from plantctl import facts
-from plantctl.engine import EngineUnavailable, OpaEndpoint, OpaServer, encode_input
+from plantctl.engine import EngineUnavailable, OpaEndpoint, OpaServer
 from plantctl.inventory import Inventory
 
 
@@ -154,13 +154,9 @@ def evaluate(
             }
             document["reviews"] = pull_request.reviews
             document["author"] = pull_request.author or ""
-        # Encoded once; the facts are dropped before the engine works, so plantctl holds only
-        # the inventory and the body while the OPA server holds the parsed input.
         now_text = document["now"]
-        body = encode_input(document)
+        decision = endpoint.decide(document)
         del document
-        decision = endpoint.decide(body)
-        del body
     finally:
         gc.unfreeze()
     key = lambda f: (f.file, f.line, f.rule, f.message)  # noqa: E731 - a sort key

@@ -7,7 +7,6 @@ undefined or malformed decision raises EngineUnavailable; the gate never reads t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -189,8 +188,7 @@ class OpaEndpoint:
         self.host, self.port, self.timeout = host, port, timeout
         self.ssl = ssl
         self.root_url = f"{'https' if ssl else 'http'}://{host.strip()}:{port}/v1"
-        # The decision is POSTed with requests; opa_client (which imports aiohttp, a third of a
-        # second) is made only for callers that ask for `client`.
+        # The warm-up uses a plain session; the decision goes through opa_client (below).
         self.session = requests.Session()
         self._client = None
 
@@ -232,35 +230,23 @@ class OpaEndpoint:
                 timeout=min(self.timeout, 5.0),
             )
 
-    def decide(self, document: dict | bytes) -> dict:
-        """The decision for `document` (the facts), or for a body made by encode_input."""
-        url = f"{self.root_url}/data/{DECISION_PACKAGE.replace('.', '/')}/{DECISION_RULE}"
+    def decide(self, document: dict) -> dict:
+        """The decision for `document` (the facts): one query with opa-python-client."""
+        from opa_client.errors import ConnectionsError, QueryExecuteError
+
         try:
-            body = document if isinstance(document, bytes) else encode_input(document)
-            response = self.session.post(
-                url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout
-            )
-            response.raise_for_status()
-            answer = response.json()
+            answer = self.client.query_rule(document, DECISION_PACKAGE, DECISION_RULE)
         except requests.Timeout:
             raise EngineUnavailable(
                 f"the policy engine did not answer within {self.timeout:.0f} s"
             ) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, ConnectionsError, QueryExecuteError) as exc:
             raise EngineUnavailable(
                 f"the policy engine at {self.host}:{self.port} failed: {_short(exc)}"
             ) from None
-        except ValueError as exc:  # not JSON
-            raise EngineUnavailable(f"the policy engine sent no JSON: {exc}") from None
+        except (TypeError, ValueError) as exc:  # facts not JSON, or an answer that is not
+            raise EngineUnavailable(f"no JSON exchange with the policy engine: {exc}") from None
         return validate_decision(answer)
-
-
-def encode_input(document: dict) -> bytes:
-    """The query's body, encoded once: compact JSON in UTF-8 (no NaN or infinity: not JSON)."""
-    try:
-        return json.dumps({"input": document}, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise EngineUnavailable(f"the facts cannot be sent as JSON: {_short(exc)}") from None
 
 
 def validate_decision(answer: object) -> dict:
