@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from plantctl import atomic
 from plantctl.engine import opa_binary
 
 NAME_ID = re.compile(r"^test_([a-z]+)_(\d{3})(?:_|$)")
@@ -583,9 +584,5 @@ def write(pack: dict, results_xml: str, output: Path) -> list[Path]:
         ("evidence.html", render_html(pack)),
         ("policy-tests.xml", results_xml),
     ):
-        path = output / name
-        tmp = output / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
+        written.append(atomic.write_text(output / name, text))
     return written

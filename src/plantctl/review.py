@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from plantctl import changes
+from plantctl import atomic, changes
 from plantctl.inventory import Inventory, load
 from plantctl.ownership import RESPONSIBILITIES, resolve
 from plantctl.problems import InvalidInput, Problem
@@ -570,9 +570,5 @@ def write(review: Review, output: Path) -> list[Path]:
         ("review.md", render_markdown(review, images)),
         ("review.html", render_html(review, images)),
     ):
-        path = output / name
-        tmp = output / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
+        written.append(atomic.write_text(output / name, text))
     return written
