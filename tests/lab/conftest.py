@@ -150,7 +150,15 @@ def plant(tmp_path_factory):
         )
         observer.start()
         lab.defer(observer.stop)
-        ssh_config = write_ssh_config(work, keys, ns["ctl"], bastion_svc["address"], "10.20.20.*")
+        pinned = {"rw-bastion": bastion_svc["address"]}
+        pinned |= {gw: inv.get("gateway", gw).data["address"] for gw in GATEWAYS}
+        host_keys = {
+            address: machines[name].run(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).stdout
+            for name, address in pinned.items()
+        }
+        ssh_config = write_ssh_config(
+            work, keys, ns["ctl"], bastion_svc["address"], "10.20.20.*", host_keys
+        )
         yield Plant(
             lab,
             work,

@@ -188,8 +188,18 @@ def inventory_with_keys(work: Path, keys: dict[str, Path]) -> Path:
 
 
 def write_ssh_config(
-    work: Path, keys: dict[str, Path], ctl: Namespace, bastion: str, gateway_glob: str
+    work: Path,
+    keys: dict[str, Path],
+    ctl: Namespace,
+    bastion: str,
+    gateway_glob: str,
+    host_keys: dict[str, str],
 ) -> Path:
+    """Host keys are pinned (read from the booted machines), as IT pins its gateways': an
+    unknown or changed key stops the connection."""
+    (work / "known_hosts").write_text(
+        "".join(f"{address} {' '.join(key.split()[:2])}\n" for address, key in host_keys.items())
+    )
     path = work / "ssh_config"
     path.write_text(f"""\
 Host {bastion}
@@ -206,7 +216,7 @@ Host *
   IdentitiesOnly yes
   BatchMode yes
   UserKnownHostsFile {work / "known_hosts"}
-  StrictHostKeyChecking accept-new
+  StrictHostKeyChecking yes
   ControlMaster auto
   ControlPath {work / "cp"}/ssh-%C
   ControlPersist 600

@@ -311,3 +311,23 @@ def test_a_broker_outage_loses_no_sample(converged):
             time.sleep(1)
         journal = hosts[gw].run("journalctl -u plantctl-collector --no-pager -n 30").stdout
         assert status(gw)["connected"], f"{status(gw)}\n{journal}"
+
+
+def test_a_flushed_firewall_is_restored_by_the_next_converge(converged):
+    """Someone flushes gw-rw-01's rule set by hand: the file is untouched, so only the kernel's
+    listing can tell. --check reports it without fixing it; the next converge loads it again."""
+    gw = converged.address("gw-rw-01")
+    hmi = converged.namespaces["rw-hmi-01"]
+    converged.host("gw-rw-01").run("nft flush ruleset")
+    assert probe(hmi, gw, 8080) == "refused"  # open: nothing filters any more
+
+    dry = converged.ansible("gateways.yml", OPERATOR, "--check", log_name="converge-drift-check")
+    assert dry.recap["gw-rw-01"]["changed"] == 1, dry.log
+    assert dry.recap["gw-rw-02"]["changed"] == 0, dry.log
+    assert probe(hmi, gw, 8080) == "refused", "--check changed the gateway"
+
+    fixed = converged.ansible("gateways.yml", OPERATOR, log_name="converge-drift")
+    print(f"converge after drift {fixed.seconds:.1f} s")
+    assert fixed.recap["gw-rw-01"]["changed"] == 2, fixed.log  # the comparison and the reload
+    assert fixed.recap["gw-rw-02"]["changed"] == 0, fixed.log
+    assert probe(hmi, gw, 8080, timeout=5) == "timeout"
