@@ -15,6 +15,7 @@ when count > 1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 MAX_GAP = 16
 LIMITS = {1: 2000, 2: 2000, 3: 125, 4: 125}
 BACKOFF_S = (1, 2, 5, 10)
+CLOSE_S = 3.0  # an OPC UA session close that takes longer is abandoned
 
 # sink(samples): samples are (topic, payload fields) pairs; called on the event loop.
 Sink = Callable[[list[tuple[str, dict[str, Any]]]], None]
@@ -197,7 +199,10 @@ class OpcUaSource(SourceRunner):
                 if failures in (1, 10) or failures % 100 == 0:
                     log.warning("%s: %s", src.id, group.exceptions[0])
             finally:
-                await reader.close()
+                # Bounded: closing a session the server no longer answers must not hold a stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(CLOSE_S):
+                        await reader.close()
             await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S)) - 1])
 
     async def _subscribe(self, reader: OpcUaReader) -> None:

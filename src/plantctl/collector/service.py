@@ -20,6 +20,9 @@ from plantctl.collector.spool import Spool
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 2.0
+# How long stopping may take before the collector gives up on a source and exits anyway
+# (systemd's TimeoutStopSec for the unit is longer). Samples are already in the spool.
+STOP_GRACE_S = 5.0
 
 
 class Collector:
@@ -87,9 +90,21 @@ class Collector:
                     exc = task.exception()
                     raise RuntimeError(f"source {task.get_name()} stopped") from exc
         finally:
-            for task in [*tasks, stopper]:
-                task.cancel()
-            await asyncio.gather(*tasks, stopper, return_exceptions=True)
+            await _cancel([*tasks, stopper])
             self.publisher.stop()
             self.write_status()
             self._spool.close()
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    """Cancel until every task has ended, at most STOP_GRACE_S. Once is not always enough:
+    a cancellation that arrives as a library's own wait_for() finishes is lost (asyncua's
+    requests on Python 3.11), and that source would then run on."""
+    pending = {t for t in tasks if not t.done()}
+    deadline = asyncio.get_running_loop().time() + STOP_GRACE_S
+    while pending and asyncio.get_running_loop().time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    if pending:
+        log.warning("stopping without waiting for %s", ", ".join(t.get_name() for t in pending))
