@@ -178,10 +178,7 @@ def cmd_allocate(args) -> int:
     if args.count < 1:
         print("plantctl allocate: --count must be 1 or more", file=sys.stderr)
         return EXIT_INVALID
-    try:
-        inv = _load(args)
-    except InvalidInput as exc:
-        return _report_invalid(exc)
+    inv = _load(args)
     try:
         free = addressing.allocate(inv, args.site, args.zone, args.count)
     except KeyError:
@@ -371,10 +368,7 @@ def _check_pull_request(args, now):
 def cmd_codeowners(args) -> int:
     from plantctl import codeowners
 
-    try:
-        inv = _load(args)
-    except InvalidInput as exc:
-        return _report_invalid(exc)
+    inv = _load(args)
     expected = codeowners.render(inv)
     target = Path(args.root) / codeowners.PATH
     if args.check:
@@ -393,10 +387,7 @@ def cmd_codeowners(args) -> int:
 def cmd_facts(args) -> int:
     from plantctl import facts
 
-    try:
-        inv = _load(args)
-    except InvalidInput as exc:
-        return _report_invalid(exc)
+    inv = _load(args)
     json.dump(facts.build(inv, parse_now(args.now)), sys.stdout, indent=2, sort_keys=True)
     print()
     return EXIT_OK
@@ -405,10 +396,7 @@ def cmd_facts(args) -> int:
 def cmd_summary(args) -> int:
     from plantctl.summary import render
 
-    try:
-        inv = _load(args)
-    except InvalidInput as exc:
-        return _report_invalid(exc)
+    inv = _load(args)
     render(inv)
     return EXIT_OK
 
@@ -482,8 +470,6 @@ def cmd_audit(args) -> int:
             for rec in inv.of("waiver").values()
         ]
         pack, results = audit.build(args.policies, Path.cwd(), report, waivers=waivers)
-    except InvalidInput as exc:
-        return _report_invalid(exc)
     except (EngineUnavailable, audit.OpaFailed) as exc:
         print(f"plantctl audit: policy engine unavailable: {exc}", file=sys.stderr)
         return EXIT_ENGINE
@@ -518,8 +504,6 @@ def cmd_plan_check(args) -> int:
     try:
         inv = _load(args)
         plan = plancheck.load_plan(args.plan)
-    except InvalidInput as exc:
-        return _report_invalid(exc)
     except ValueError as exc:
         print(f"plantctl plan-check: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -543,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except InvalidInput as exc:  # a consumer found a problem after loading
+    except InvalidInput as exc:  # invalid inventory or input, found by any command
         return _report_invalid(exc)
     except BrokenPipeError:
         return EXIT_OK
