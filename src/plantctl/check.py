@@ -13,6 +13,7 @@ from pathlib import Path
 from plantctl import facts
 from plantctl.engine import EngineUnavailable, OpaEndpoint, OpaServer
 from plantctl.inventory import Inventory
+from plantctl.problems import bounded
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def place(inv: Inventory, v: dict, level: str) -> Finding:
     return Finding(
         rule=str(v["rule"]),
         severity=str(v.get("severity", "high")),
-        message=str(v["msg"]),
+        message=bounded(str(v["msg"])),
         kind=str(v["kind"]),
         id=str(v["id"]),
         file=file,

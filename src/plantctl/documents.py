@@ -11,6 +11,7 @@ node graph and copied from there instead, with the same result and the same mess
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from array import array
@@ -139,13 +140,18 @@ def _core(node: ScalarNode) -> Any:
 def _meaning(value: str, node: ScalarNode | None = None) -> Any:
     word = _WORDS.get(value, _MISSING)
     if word is not _MISSING:
+        if type(word) is float:  # .inf, .nan and their spellings
+            raise _not_finite(value, node)
         return word
     if value[0] in _NUMERIC_START:
         match = _NUMBER.fullmatch(value)
         if match is not None:
             kind = match.lastgroup
             if kind == "float":
-                return float(value)
+                number = float(value)
+                if not math.isfinite(number):  # 1e999 reads as infinity
+                    raise _not_finite(value, node)
+                return number
             if kind == "int":
                 if len(value) > MAX_INT_DIGITS:
                     raise _Refused(
@@ -155,6 +161,14 @@ def _meaning(value: str, node: ScalarNode | None = None) -> Any:
                 return int(value)
             return int(match[kind], 8 if kind == "oct" else 16)
     return value
+
+
+def _not_finite(value: str, node: ScalarNode | None) -> _Refused:
+    """NaN and infinity have no JSON form and no meaning as a port, interval or scale."""
+    return _Refused(
+        node.start_mark if node is not None else None,
+        f"{value[:40]!r} is not a finite number; write a number (or quote it if it is text)",
+    )
 
 
 def _scalar(node: ScalarNode) -> Any:

@@ -138,6 +138,19 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
     files = source.files()
     present = set()
     memo: dict = {}  # plain scalar text -> meaning, shared: equal keys and values are one object
+    for rel in source.links():
+        # Never read: a link could point anywhere (a secret, another folder), and the gate,
+        # which reads git objects, would not see what it points to.
+        problems.append(
+            Problem(
+                source.shown(rel),
+                1,
+                1,
+                "is a symbolic link; inventory files are plain files inside inventory/ "
+                "(replace the link by the file itself)",
+                "INV-FILE",
+            )
+        )
 
     for rel in files:
         shown = source.shown(rel)

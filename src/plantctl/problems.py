@@ -11,6 +11,19 @@ EXIT_INVALID = 2
 EXIT_ENGINE = 3
 EXIT_BUNDLE = 4  # the policy bundle failed signature verification
 
+# Messages quote input (a value, a key); a 5 MiB value must not make a 5 MiB line. Every
+# message is cut here, the one place problems are made, keeping its position and rule.
+MAX_MESSAGE = 480
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` on one line of at most `limit` characters, saying how much was left out."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) <= limit:
+        return text
+    tail = f"... [{len(text)} characters, cut]"
+    return text[: limit - len(tail)] + tail
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -21,6 +34,11 @@ class Problem:
     col: int
     message: str
     rule: str = field(default="INV-SCHEMA", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", bounded(self.message))
+        object.__setattr__(self, "file", bounded(self.file, 1024))
+        object.__setattr__(self, "rule", bounded(self.rule, 64))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.message} [{self.rule}]"

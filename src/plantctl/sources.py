@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -13,6 +14,10 @@ class Source(Protocol):
     label: str  # e.g. "inventory" or "HEAD:inventory", used in messages
 
     def files(self) -> list[str]: ...
+
+    def links(self) -> list[str]:
+        """Entries that are symbolic links: never read, the loader refuses them."""
+        ...
 
     def read(self, rel: str) -> bytes: ...
 
@@ -26,17 +31,38 @@ class DirectorySource:
         self._prefix = shown_prefix if shown_prefix is not None else _shown_prefix(self.root)
 
     def files(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
-            if p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
-        )
+        return self._walk()[0]
+
+    def links(self) -> list[str]:
+        return self._walk()[1]
+
+    def _walk(self) -> tuple[list[str], list[str]]:
+        """(regular files, symbolic links) below the root, hidden entries left out. Links are
+        never followed: what the gate read from git is what every other consumer reads."""
+        files: list[str] = []
+        links: list[str] = []
+        if not self.root.is_dir() or self.root.is_symlink():
+            return files, links
+        for top, dirs, names in os.walk(self.root, followlinks=False):
+            here = Path(top)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in [*dirs, *names]:
+                if name.startswith("."):
+                    continue
+                path = here / name
+                rel = path.relative_to(self.root).as_posix()
+                if path.is_symlink():
+                    links.append(rel)
+                elif name in names and path.is_file():
+                    files.append(rel)
+        return sorted(files), sorted(links)
 
     def read(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        path = self.root / rel
+        # O_NOFOLLOW: a file swapped for a link after the walk is refused, not followed.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
 
     def shown(self, rel: str) -> str:
         return str(PurePosixPath(self._prefix, rel)) if self._prefix else rel
@@ -59,6 +85,7 @@ class GitSource:
         self.subdir = subdir.strip("/")
         self.label = f"{rev[:12]}:{self.subdir}"
         self._blobs: dict[str, str] | None = None
+        self._links: list[str] = []
         self._cache: dict[str, bytes] = {}
 
     def _git(self, *args: str, data: bytes | None = None) -> bytes:
@@ -73,17 +100,25 @@ class GitSource:
         if self._blobs is None:
             out = self._git("ls-tree", "-r", "-z", self.rev, "--", self.subdir + "/")
             blobs = {}
+            links = []
             for entry in out.split(b"\0"):
                 if not entry:
                     continue
                 meta, name = entry.split(b"\t", 1)
-                _mode, kind, sha = meta.split()
-                if kind == b"blob":
-                    rel = name.decode()[len(self.subdir) + 1 :]
+                mode, kind, sha = meta.split()
+                rel = name.decode()[len(self.subdir) + 1 :]
+                if mode == b"120000":  # a symbolic link: its blob is a path, never data
+                    links.append(rel)
+                elif kind == b"blob":
                     blobs[rel] = sha.decode()
             self._blobs = blobs
+            self._links = sorted(links)
             self._load_all()
         return sorted(self._blobs)
+
+    def links(self) -> list[str]:
+        self.files()
+        return self._links
 
     def _load_all(self) -> None:
         """One `git cat-file --batch` for all blobs instead of a process per file."""
@@ -126,6 +161,9 @@ class MemorySource:
 
     def files(self) -> list[str]:
         return sorted(self._files)
+
+    def links(self) -> list[str]:
+        return []
 
     def read(self, rel: str) -> bytes:
         return self._files[rel]
