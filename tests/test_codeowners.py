@@ -20,8 +20,11 @@ def test_zone_override_and_security_owners_appear(tmp_path, plantctl):
     run = plantctl("codeowners", "--inventory", str(ROOT / "inventory"), "--root", str(tmp_path))
     assert run.code == 0
     text = (tmp_path / ".github" / "CODEOWNERS").read_text()
-    rows = dict(line.split(None, 1) for line in text.splitlines() if line.startswith("/"))
-    assert rows["/policies/"].split() == ["@harrow-mfg/it-security", "@harrow-mfg/audit"]
+    rows = dict(line.split(None, 1) for line in text.splitlines() if line[:1] in ("/", "*"))
+    # Everything governs the gate unless it is inventory data or prose (APR-008).
+    assert rows["*"].split() == ["@harrow-mfg/it-security", "@harrow-mfg/audit"]
+    assert rows["/inventory/schema/"].split() == ["@harrow-mfg/it-security", "@harrow-mfg/audit"]
+    assert rows["/docs/"].split() == ["@harrow-mfg/it-network", "@harrow-mfg/ops-ridgeway"]
     assert rows["/inventory/sites/lakeside/"].split() == [
         "@harrow-mfg/it-network",
         "@harrow-mfg/ops-lakeside",

@@ -311,6 +311,21 @@ VARIATIONS = [
         "end: 2026-11-20T17:00:00-05:00",
         "end: 2026-11-20T17:00:00-05:00",
     ),
+    Variation(
+        "RA-013",
+        "access/grants.yaml",
+        "services: [{protocol: tcp, port: 443, name: https}]",
+        "services: [{protocol: tcp, port: 443, port_end: 1, name: https}]",
+        "services: [{protocol: tcp, port: 443, port_end: 1, name: https}]",
+    ),
+    Variation(
+        "RA-014",
+        "org/roles.yaml",
+        "team_kinds: [vendor]}",
+        "team_kinds: [vendor], admin: true}",
+        "{person: rkessler, role: vendor-technician, site: ridgeway}",
+        at_file="org/role_bindings.yaml",
+    ),
     # Training and roles
     Variation(
         "TRN-001",

@@ -24,7 +24,10 @@ options:
     required: true
     choices: [plantctl]
   inventory_dir:
-    description: The inventory folder; relative to this file, default the folder holding it.
+    description:
+      - The inventory folder, relative to this file; default the folder holding it.
+      - It must be that folder or one below it (after resolving links), so this file cannot
+        point Ansible at an inventory that the pull-request gate never judged.
     type: path
   sites:
     description: Only gateways of these sites (default all).
@@ -63,10 +66,8 @@ class InventoryModule(BaseInventoryPlugin):
     NAME = "plantctl"
 
     def verify_file(self, path):
-        return super().verify_file(path) and os.path.basename(path) in (
-            "plantctl.ansible.yml",
-            "plantctl.ansible.yaml",
-        )
+        # One name only: the gate's list of governing files knows this one.
+        return super().verify_file(path) and os.path.basename(path) == "plantctl.ansible.yml"
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
@@ -85,6 +86,12 @@ class InventoryModule(BaseInventoryPlugin):
         root = self.get_option("inventory_dir") or here
         if not os.path.isabs(root):
             root = os.path.join(here, root)
+        real_here, real_root = os.path.realpath(here), os.path.realpath(root)
+        if os.path.commonpath([real_here, real_root]) != real_here:
+            raise AnsibleParserError(
+                f"{path}: inventory_dir {self.get_option('inventory_dir')!r} is outside "
+                f"{here}; Ansible reads only the inventory the gate judged (remove the option)"
+            )
         try:
             inv = load(root)
         except InvalidInput as exc:

@@ -8,6 +8,8 @@
 #   principle: 1 Shared goals, explicit ownership
 package plant.approvals
 
+import data.plant.lib.services
+
 changed := object.get(input, ["change", "objects"], [])
 
 changed_files := object.get(input, ["change", "files"], [])
@@ -46,22 +48,28 @@ critical_machine_id(obj) := obj.id if obj.kind == "machine"
 
 critical_machine_id(obj) := state(obj).machine if obj.kind == "collector"
 
-# Files that govern the gate itself.
-governing(path) if startswith(path, "policies/")
+# Every changed file governs the gate, or what runs in the plant, unless it is inventory data
+# (judged object by object by the rules above and below) or prose for people. Governing by
+# default: the tool, the policies, the schemas, CI, CODEOWNERS, the Ansible configuration,
+# roles, playbooks and plugins, the stacks, and any new top-level folder need IT security and
+# audit until they are named here (tests/test_governing_paths.py checks the repository tree).
+governing(path) if {
+	not inventory_data(path)
+	not prose(path)
+}
 
-governing(path) if startswith(path, "src/")
+# Files the inventory loader reads as objects: YAML under inventory/, outside its schemas.
+# Anything else there (a second Ansible configuration, a shadow folder) the loader refuses or
+# is not data.
+inventory_data(path) if {
+	startswith(path, "inventory/")
+	not startswith(path, "inventory/schema/")
+	endswith(path, ".yaml")
+}
 
-governing(path) if startswith(path, ".github/")
+prose(path) if startswith(path, "docs/")
 
-governing(path) if startswith(path, ".ci/")
-
-governing("Makefile")
-
-governing("pyproject.toml")
-
-governing("requirements.lock")
-
-governing(path) if startswith(path, "tools/")
+prose(path) if path in {"README.md", "inventory/README.md"}
 
 # METADATA
 # title: Gateways and collectors need maintenance and IT network
@@ -193,8 +201,9 @@ needs contains need(obj, team, "APR-007", reason) if {
 
 # METADATA
 # title: Changes to the gate need IT security and audit
-# description: Changes to policies, CODEOWNERS, CI, the Makefile, the tool or its toolchain are
-#   approved by IT security and by audit.
+# description: Changes to any file that is not inventory data or prose (policies, schemas,
+#   CODEOWNERS, CI, the Makefile, the tool and its toolchain, Ansible, stacks, plugins, tests,
+#   and any new folder) are approved by IT security and by audit.
 # custom:
 #   id: APR-008
 #   severity: high
@@ -225,6 +234,27 @@ needs contains need(obj, team, "APR-009", reason) if {
 	some zone_key in obj.zones
 	team := ops_owner(zone_key)
 	reason := sprintf("machine %s %s (operations owner of %s)", [obj.id, obj.op, zone_key])
+}
+
+# METADATA
+# title: Port ranges need IT security
+# description: A conduit or grant that names a range of ports (port_end above port), added or
+#   changed, is approved by IT security, who confirm the range is what the flow needs.
+# custom:
+#   id: APR-010
+#   severity: high
+#   owner: it
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 5.1", "SR 5.2"]
+#   recommended_action: Ask IT security to review, or name single ports.
+needs contains need(obj, team, "APR-010", reason) if {
+	some obj in changed
+	obj.kind in {"conduit", "grant"}
+	obj.op != "removed"
+	some service in obj.after.services
+	services.is_range(service)
+	some team in security_teams
+	reason := sprintf("%s %s names ports %d-%d (IT security)", [obj.kind, obj.id, service.port, service.port_end])
 }
 
 # METADATA

@@ -189,8 +189,36 @@ test_gate_files_need_security_and_audit if {
 	}
 }
 
-test_other_files_need_nothing if {
-	count(approvals.required) == 0 with input as with_change([], ["README.md", "docs/maintenance.md"])
+test_what_ansible_stacks_and_schemas_read_needs_security_and_audit if {
+	every path in [
+		"inventory/schema/defs.schema.json", "inventory/plantctl.ansible.yml", "plugins/inventory/plantctl.py",
+		"roles/gateway_base/tasks/main.yml", "playbooks/site.yml", "ansible.cfg", "stacks/lab/__main__.py",
+		"tests/test_gate_scenarios.py", "shadow/org/people.yaml", "a-new-top-level-folder/x",
+	] {
+		teams_of(approvals.required) == {"sec", "aud"} with input as with_change([], [path])
+	}
+}
+
+test_inventory_data_and_prose_need_no_file_approval if {
+	count(approvals.required) == 0 with input as with_change([], ["README.md", "docs/maintenance.md", "inventory/sites/s1/machines.yaml", "inventory/README.md"])
+}
+
+# APR-010
+
+conduit_with(services) := {"kind": "conduit", "id": "s1/c1", "op": "added", "zones": ["s1/sup"], "before": null, "after": {"services": services}}
+
+test_a_port_range_needs_it_security if {
+	obj := object.union(conduit_with([{"protocol": "tcp", "port": 4840, "port_end": 4841}]), {"kind": "grant", "id": "g1"})
+	required := approvals.required with input as with_change([obj], [])
+	some r in required
+	r.team == "sec"
+	"APR-010" in r.rules
+	"grant g1 names ports 4840-4841 (IT security)" in r.reasons
+}
+
+test_near_miss_a_single_port_needs_no_range_approval if {
+	obj := conduit_with([{"protocol": "tcp", "port": 4840, "port_end": 4840}])
+	not "APR-010" in rules_of(approvals.required) with input as with_change([obj], [])
 }
 
 # -- near misses: a change next to what the rule is about does not call on it --

@@ -10,6 +10,7 @@ package plant.remote_access
 import data.plant.lib.clock
 import data.plant.lib.org
 import data.plant.lib.purdue
+import data.plant.lib.services
 import data.plant.lib.violation
 
 default_vendor_max_hours := 8
@@ -268,6 +269,52 @@ deny contains v if {
 		[id, grant.end],
 	)
 	v := violation.new(rego.metadata.rule(), "grant", id, ["end"], msg)
+}
+
+# METADATA
+# title: A grant names its ports
+# description: >-
+#   Every service of a grant names tcp or udp and a port, or a range that runs upwards and spans
+#   at most 64 ports (lib/services); the bastion forwards exactly these and nothing else.
+# custom:
+#   id: RA-013
+#   severity: high
+#   owner: it
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 1.13", "SR 2.1", "SR 5.2"]
+#   recommended_action: Name the one port (or the short range) the vendor's tool needs.
+deny contains v if {
+	some id, grant in input.grants
+	some i, service in grant.services
+	problem := services.problem(service)
+	msg := sprintf("grant %s service %d %s; name the port the vendor's tool needs", [id, i + 1, problem])
+	v := violation.new(rego.metadata.rule(), "grant", id, ["services", i], msg)
+}
+
+# METADATA
+# title: External people have no standing access
+# description: >-
+#   A person who is not an employee (external: true) is never bound to a role that gives an
+#   admin account on the site's gateways (roles.yaml admin: true), and through them the bastion
+#   hop and the broker's host: vendors and partners reach plant systems only through
+#   time-bound, approved grants.
+# custom:
+#   id: RA-014
+#   severity: high
+#   owner: it
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 1.1", "SR 1.13", "SR 2.1"]
+#   recommended_action: Remove the binding and give the person a remote-access grant for the work.
+deny contains v if {
+	some binding in input.bindings
+	input.people[binding.person].external == true
+	input.roles[binding.role].admin == true
+	msg := sprintf(
+		"%s is external and holds admin role %s at site %s (standing access to its gateways); %s",
+		[binding.person, binding.role, binding.site, "remove the binding and use a time-bound grant in access/grants.yaml"],
+	)
+	key := concat("/", [binding.person, binding.role, binding.site])
+	v := violation.new(rego.metadata.rule(), "binding", key, ["role"], msg)
 }
 
 _target(id) := object.union(input.machines[id], {"kind": "machine"}) if {

@@ -292,3 +292,39 @@ test_ra_012_fires_for_an_ended_grant if {
 test_ra_012_near_miss_the_last_moment if {
 	count(remote_access.deny) == 0 with input as fixture.put(["now"], "2026-12-01T12:00:00Z")
 }
+
+# RA-013
+
+test_ra_013_fires_for_every_port_as_a_range if {
+	result := remote_access.deny with input as fixture.change(["grants", "g-ven", "services", 0], {"protocol": "tcp", "port": 1, "port_end": 65535})
+	fixture.found(result, "RA-013") == {{
+		"kind": "grant", "id": "g-ven", "field": ["services", 0],
+		"msg": "grant g-ven service 1 has a port range 1-65535 of 65535 ports, wider than 64; name the port the vendor's tool needs",
+	}}
+}
+
+test_ra_013_fires_for_a_backwards_range if {
+	result := remote_access.deny with input as fixture.change(["grants", "g-ven", "services", 0], {"protocol": "tcp", "port": 443, "port_end": 1})
+	fixture.found(result, "RA-013") == {{
+		"kind": "grant", "id": "g-ven", "field": ["services", 0],
+		"msg": "grant g-ven service 1 has a port range 443-1 that runs backwards; name the port the vendor's tool needs",
+	}}
+}
+
+test_ra_013_near_miss_two_ports if {
+	count(remote_access.deny) == 0 with input as fixture.change(["grants", "g-ven", "services", 0], {"protocol": "tcp", "port": 443, "port_end": 444})
+}
+
+# RA-014
+
+test_ra_014_fires_for_an_external_admin if {
+	result := remote_access.deny with input as fixture.put(["roles", "vendor-technician", "admin"], true)
+	fixture.found(result, "RA-014") == {{
+		"kind": "binding", "id": "vic/vendor-technician/north", "field": ["role"],
+		"msg": "vic is external and holds admin role vendor-technician at site north (standing access to its gateways); remove the binding and use a time-bound grant in access/grants.yaml",
+	}}
+}
+
+test_ra_014_near_miss_an_employee_admin if {
+	count(remote_access.deny) == 0 with input as fixture.put(["roles", "network-admin", "admin"], true)
+}

@@ -10,6 +10,7 @@
 package plant.segmentation
 
 import data.plant.lib.purdue
+import data.plant.lib.services
 import data.plant.lib.violation
 
 # METADATA
@@ -70,7 +71,7 @@ deny contains v if {
 # title: No any-protocol or any-port conduit
 # description: >-
 #   Every conduit service names its protocol (never any), and tcp and udp services name their
-#   port (or port range).
+#   port, or a range that runs upwards and spans at most 64 ports (1-65535 is "any port" too).
 # custom:
 #   id: SEG-003
 #   severity: high
@@ -81,7 +82,7 @@ deny contains v if {
 deny contains v if {
 	some key, conduit in input.conduits
 	some i, service in conduit.services
-	problem := _service_problem(service)
+	problem := services.problem(service)
 	msg := sprintf("conduit %s service %d %s; name the protocol and the port the flow needs", [conduit.id, i + 1, problem])
 	v := violation.new(rego.metadata.rule(), "conduit", key, ["services", i], msg)
 }
@@ -228,13 +229,6 @@ _through_dmz(a, b) if {
 _through_dmz(a, b) if {
 	b == purdue.dmz_level
 	a >= 2
-}
-
-_service_problem(service) := "allows any protocol" if service.protocol == "any"
-
-_service_problem(service) := sprintf("allows every %s port", [service.protocol]) if {
-	service.protocol in {"tcp", "udp"}
-	not service.port
 }
 
 # What a collector connects to: its target, else its machine's controller; and that device's zone.

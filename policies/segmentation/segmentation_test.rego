@@ -58,6 +58,26 @@ test_seg_003_fires_for_tcp_without_a_port if {
 	}}
 }
 
+test_seg_003_fires_for_every_port_as_a_range if {
+	result := segmentation.deny with input as fixture.change(["conduits", "north/egress", "services", 0], {"protocol": "tcp", "port": 1, "port_end": 65535})
+	fixture.found(result, "SEG-003") == {{
+		"kind": "conduit", "id": "north/egress", "field": ["services", 0],
+		"msg": "conduit egress service 1 has a port range 1-65535 of 65535 ports, wider than 64; name the protocol and the port the flow needs",
+	}}
+}
+
+test_seg_003_fires_for_a_backwards_range if {
+	result := segmentation.deny with input as fixture.change(["conduits", "north/egress", "services", 0], {"protocol": "tcp", "port": 443, "port_end": 1})
+	fixture.found(result, "SEG-003") == {{
+		"kind": "conduit", "id": "north/egress", "field": ["services", 0],
+		"msg": "conduit egress service 1 has a port range 443-1 that runs backwards; name the protocol and the port the flow needs",
+	}}
+}
+
+test_seg_003_near_miss_a_short_range if {
+	count(segmentation.deny) == 0 with input as fixture.change(["conduits", "north/egress", "services", 0], {"protocol": "tcp", "port": 443, "port_end": 444})
+}
+
 test_seg_003_near_miss_icmp_has_no_port if {
 	count(segmentation.deny) == 0 with input as fixture.put(["conduits", "north/egress", "services", "-"], {"protocol": "icmp"})
 }

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from plantctl import __version__
-from plantctl.problems import EXIT_INVALID, EXIT_OK, InvalidInput
+from plantctl.problems import EXIT_INVALID, EXIT_OK, InvalidInput, bounded
+from plantctl.render.tokens import UnsafeToken
 
 
 class _Parser(argparse.ArgumentParser):
@@ -529,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except InvalidInput as exc:  # invalid inventory or input, found by any command
         return _report_invalid(exc)
+    except UnsafeToken as exc:  # the renderers' second lock: a value no config may hold
+        print(f"plantctl: {bounded(str(exc))} [RENDER]; nothing was written", file=sys.stderr)
+        return EXIT_INVALID
     except BrokenPipeError:
         return EXIT_OK
 

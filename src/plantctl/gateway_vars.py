@@ -15,9 +15,10 @@ from netaddr import IPAddress
 
 from plantctl import addressing
 from plantctl.collector import render
+from plantctl.collector.config import ConfigError
 from plantctl.inventory import Inventory
 
-ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+ACCOUNT_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
 def account_name(login: str) -> str:
@@ -25,8 +26,8 @@ def account_name(login: str) -> str:
     name = login.lower()
     if name[:1].isdigit():
         name = "u" + name
-    if not ACCOUNT_RE.match(name):
-        raise ValueError(f"login {login!r} gives no valid account name")
+    if not ACCOUNT_RE.fullmatch(name):
+        raise ConfigError(f"login {login!r} gives no valid account name")
     return name
 
 
@@ -39,6 +40,12 @@ def admins(inv: Inventory, site: str) -> list[dict[str, Any]]:
         if data["site"] != site or data["role"] not in admin_roles:
             continue
         person = inv.get("person", data["person"]).data
+        if person.get("external"):
+            # RA-014 refuses this binding; the admin list never holds it either way.
+            raise ConfigError(
+                f"{person['login']} is external and bound to admin role {data['role']}: "
+                "external people reach gateways only through time-bound grants"
+            )
         entry = people.setdefault(
             person["login"],
             {

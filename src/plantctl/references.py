@@ -18,6 +18,7 @@ RULE = "INV-REF"
 def check(inv: Inventory) -> list[Problem]:
     problems: list[Problem] = []
     for check_one in (
+        _logins,
         _teams,
         _ownership,
         _people_links,
@@ -37,8 +38,41 @@ def _missing(record: Record, what: str, value: str, fix: str, *sub) -> Problem:
 
 
 def _need(inv: Inventory, record: Record, kind: str, key: str, what: str, fix: str, *sub):
-    if inv.get(kind, key) is None:
-        yield _missing(record, what, key.split("/")[-1], fix, *sub)
+    if inv.get(kind, key) is not None:
+        return
+    if kind == "person" and (person := _by_folded_login(inv).get(key.casefold())) is not None:
+        yield record.problem(
+            f"{what} {key!r} is written {person.key!r} in {person.file}; logins are compared "
+            "without regard to case, write it the same way",
+            RULE,
+            *sub,
+        )
+        return
+    yield _missing(record, what, key.split("/")[-1], fix, *sub)
+
+
+def _by_folded_login(inv: Inventory) -> dict[str, Record]:
+    """People by login without case: code hosts treat RKessler and rkessler as one account."""
+    folded: dict[str, Record] = {}
+    for login, person in inv.of("person").items():
+        folded.setdefault(login.casefold(), person)
+    return folded
+
+
+def _logins(inv: Inventory) -> Iterator[Problem]:
+    """Two people whose logins differ only in case would be one code-host account with two
+    sets of rules (an employee's entry for a vendor's account)."""
+    folded = _by_folded_login(inv)
+    for login, person in inv.of("person").items():
+        first = folded[login.casefold()]
+        if first is not person:
+            yield person.problem(
+                f"login {login!r} is the same code-host account as {first.key!r} "
+                f"({first.file}:{first.line}); logins are unique without regard to case, "
+                "remove the copy",
+                "INV-DUPID",
+                "login",
+            )
 
 
 def _teams(inv: Inventory) -> Iterator[Problem]:

@@ -104,6 +104,11 @@ def _service(data: dict, what: str) -> Service:
     proto = tokens.protocol(data["protocol"], f"{what} protocol")
     port = data.get("port")
     port_end = data.get("port_end")
+    if port_end is not None and (port is None or port_end < port):
+        # Policy refuses these (SEG-003, RA-013); never render "4840-1" or a range from nothing.
+        raise tokens.UnsafeToken(
+            f"{what} port range {port}-{port_end} does not run upwards; refusing to write it"
+        )
     return Service(
         proto,
         tokens.port(port, f"{what} port") if port is not None else None,

@@ -15,6 +15,8 @@ from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
 UNIX_USER = re.compile(r"[a-z][a-z0-9-]{0,31}")
+# A code-host team (@org/team) or user (@login), as CODEOWNERS names owners.
+TEAM_HANDLE = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?")
 IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 # A key type and its base64 body, as ssh-keygen writes them; no options, no comment.
 SSH_KEY_TYPE = re.compile(
@@ -41,6 +43,12 @@ def ident(value: object, what: str = "id") -> str:
 def unix_user(value: object, what: str = "account") -> str:
     if not isinstance(value, str) or not UNIX_USER.fullmatch(value):
         raise _fail(what, value, "a Unix account name (a-z, 0-9, '-', at most 32)")
+    return value
+
+
+def team_handle(value: object, what: str = "team handle") -> str:
+    if not isinstance(value, str) or not TEAM_HANDLE.fullmatch(value):
+        raise _fail(what, value, "a code-host handle (@org/team)")
     return value
 
 
