@@ -67,8 +67,13 @@ def append(file: str, text: str) -> Edit:
     return edit
 
 
+# A review given on the head commit of its scenario (`_run` writes the head's id for HEAD).
 def review(login: str, state: str = "APPROVED", at: str = "2026-11-21T10:00:00Z") -> dict:
-    return {"user": {"login": login}, "state": state, "submitted_at": at, "commit_id": "x"}
+    return {"user": {"login": login}, "state": state, "submitted_at": at, "commit_id": "HEAD"}
+
+
+def on_head(reviews: list[dict], head: str) -> list[dict]:
+    return [{**r, "commit_id": head} if r.get("commit_id") == "HEAD" else r for r in reviews]
 
 
 NEW_GATEWAY = append(
@@ -314,7 +319,7 @@ def _run(repo: Path, plantctl, scenario: Scenario, tmp_path: Path, monkeypatch):
     args = ["check", "--base", "main", "--head", head, "--now", NOW, "--format", "json"]
     if scenario.reviews is not None:
         reviews = tmp_path / "reviews.json"
-        reviews.write_text(json.dumps(scenario.reviews))
+        reviews.write_text(json.dumps(on_head(scenario.reviews, head)))
         args += ["--approvals", str(reviews)]
     if scenario.author:
         args += ["--author", scenario.author]

@@ -294,39 +294,4 @@ need(obj, team, rule, reason) := {
 	"object": {"kind": obj.kind, "id": obj.id},
 }
 
-# Reviews that state a position; comments do not replace an earlier approval.
-positions := [r | some r in object.get(input, "reviews", []); r.state in {"APPROVED", "CHANGES_REQUESTED", "DISMISSED"}]
-
-latest[login] := r.state if {
-	some r in positions
-	login := r.login
-	not superseded(r)
-}
-
-superseded(r) if {
-	some other in positions
-	other.login == r.login
-	other.submitted_at > r.submitted_at
-}
-
-approvers(team) := sort([login |
-	some login in input.teams[team].members
-	latest[login] == "APPROVED"
-	login != object.get(input, "author", "")
-])
-
-required := [entry |
-	some team in {n.team | some n in needs}
-	who := approvers(team)
-	entry := {
-		"team": team,
-		"handle": object.get(input.teams, [team, "handle"], team),
-		"rules": sort({n.rule | some n in needs; n.team == team}),
-		"reasons": sort({n.reason | some n in needs; n.team == team}),
-		"objects": sort({sprintf("%s %s", [n.object.kind, n.object.id]) | some n in needs; n.team == team}),
-		"approved_by": who,
-		"satisfied": count(who) > 0,
-	}
-]
-
-missing := [entry.team | some entry in required; not entry.satisfied]
+# Who counts for each needed object, and the decision: reviews.rego in this package.

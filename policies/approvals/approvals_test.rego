@@ -37,13 +37,16 @@ base := {
 	"author": "mia",
 }
 
-with_change(objects, files) := object.union(base, {"change": {"objects": objects, "files": files}})
+# Reviews name the head commit: nothing has changed since (see reviews_test.rego for the rest).
+head_commit := {"commit": "h", "short": "h", "known": true, "in_history": true, "changed_since": [], "note": ""}
+
+with_change(objects, files) := object.union(base, {"change": {"objects": objects, "files": files, "commits": {"h": head_commit}}})
 
 gateway_added := {"kind": "gateway", "id": "gw1", "op": "added", "zones": ["s1/sup"], "before": null, "after": {"zone": "sup"}}
 
 teams_of(required) := {r.team | some r in required}
 
-review(login, state, at) := {"login": login, "state": state, "submitted_at": at}
+review(login, state, at) := {"login": login, "state": state, "submitted_at": at, "commit_id": "h"}
 
 # -- reviews: who counts (any rule) --
 

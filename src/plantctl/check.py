@@ -85,6 +85,11 @@ class PullRequest:
     reviews: list[dict]
     author: str | None
     extra_findings: list[Finding] = field(default_factory=list)
+    # reviewed.facts: per commit a review names, what in the head changed since (see there).
+    commits: dict = field(default_factory=dict)
+    # The base's org/ownership.yaml separation_of_duties (None: not set there); a pull request
+    # cannot switch separation of duties off for itself.
+    base_separation: list | None = None
 
 
 @contextlib.contextmanager
@@ -152,9 +157,11 @@ def evaluate(
                 "head": pull_request.head,
                 "objects": [c.as_fact() for c in pull_request.changes],
                 "files": pull_request.files,
+                "commits": pull_request.commits,
+                "base_separation_of_duties": pull_request.base_separation,
             }
             document["reviews"] = pull_request.reviews
-            document["author"] = pull_request.author or ""
+            document["author"] = (pull_request.author or "").lower()
         now_text = document["now"]
         decision = endpoint.decide(document)
         del document

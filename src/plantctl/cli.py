@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the head revision (default: HEAD); read from git, the work tree is never used",
     )
     p.add_argument("--approvals", type=Path, help="the code host's list-reviews JSON")
+    p.add_argument(
+        "--reviews-format",
+        choices=("auto", "github", "gitlab", "gitea"),
+        default="auto",
+        help="whose answer --approvals holds: GitHub or Gitea/Forgejo reviews, GitLab "
+        "approvals (default: told apart by its shape)",
+    )
     p.add_argument("--author", help="the pull request author's login (their review never counts)")
     p.add_argument("--format", choices=("text", "markdown", "json", "sarif"), default="text")
     p.add_argument("--output", type=Path, help="write the report here instead of stdout")
@@ -280,7 +287,7 @@ def _check_pull_request(args, now):
     import subprocess
     import tempfile
 
-    from plantctl import changes, check, codeowners, reviews
+    from plantctl import changes, check, codeowners, reviewed, reviews
     from plantctl.check import Finding, PullRequest
     from plantctl.inventory import load
     from plantctl.problems import Problem
@@ -310,7 +317,15 @@ def _check_pull_request(args, now):
                 )
             ]
         ) from None
-    pr_reviews = reviews.load(args.approvals) if args.approvals else []
+    pr_reviews = (
+        reviews.load(args.approvals, args.reviews_format)
+        if args.approvals
+        else reviews.Reviews("none")
+    )
+    for note in pr_reviews.notes[:5]:
+        print(f"plantctl check: {note}", file=sys.stderr)
+    if len(pr_reviews.notes) > 5:
+        print(f"plantctl check: and {len(pr_reviews.notes) - 5} more", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="plantctl-base-") as tmp:
         try:
             schema_root = changes.export_tree(repo, base, "inventory/schema", Path(tmp))
@@ -353,14 +368,28 @@ def _check_pull_request(args, now):
                     controls=("SR 2.1",),
                 )
             )
+        changed = changes.diff(base_inv, head_inv)
+        files = changes.changed_files(repo, base, head)
+        commits = reviewed.facts(
+            repo,
+            pr_reviews.commits(),
+            base=base,
+            head=head,
+            base_inv=base_inv,
+            changes=changed,
+            files=files,
+            schema_root=schema_root,
+        )
         pull_request = PullRequest(
             base=base,
             head=head,
-            changes=changes.diff(base_inv, head_inv),
-            files=changes.changed_files(repo, base, head),
-            reviews=pr_reviews,
-            author=args.author,
+            changes=changed,
+            files=files,
+            reviews=pr_reviews.facts(),
+            author=(args.author or "").lower() or None,
             extra_findings=extra,
+            commits=commits,
+            base_separation=base_inv.ownership.data.get("separation_of_duties"),
         )
         with check.engine(policies, args.bundle, args.verification_key) as endpoint:
             return check.evaluate(head_inv, endpoint, now, pull_request=pull_request)
