@@ -421,3 +421,13 @@ def test_a_huge_value_gives_a_bounded_message(sample, tmp_path, plantctl):
     lines = (run.out + run.err).splitlines()
     assert lines and max(map(len, lines)) < MAX_MESSAGE + 200
     assert any("inventory/access/grants.yaml:4:" in line for line in lines)
+
+
+def test_a_symlinked_schema_is_refused(sample, tmp_path, plantctl):
+    weak = tmp_path / "weak.schema.json"
+    weak.write_text("{}")
+    (sample / "schema" / "people.schema.json").unlink()
+    (sample / "schema" / "people.schema.json").symlink_to(weak)
+    run, problems = validate(plantctl, tmp_path)
+    assert run.code == 2
+    assert any("symbolic link" in p["message"] for p in problems), problems

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 from plantctl.documents import Document
-from plantctl.problems import Problem
+from plantctl.problems import InvalidInput, Problem
 
 _YAML11_WORDS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
 
@@ -113,6 +113,14 @@ class _Checker:
 @cache
 def _validators(directory: str) -> dict[str, _Checker]:
     base = Path(directory)
+    links = [file for file in sorted(base.glob("*.schema.json")) if file.is_symlink()]
+    if links:  # never followed, as inventory files are not (sources.DirectorySource)
+        raise InvalidInput(
+            [
+                Problem(str(file), 1, 1, "is a symbolic link; schemas are plain files", "INV-FILE")
+                for file in links
+            ]
+        )
     files = {
         file.name: json.loads(file.read_text(encoding="utf-8"))
         for file in sorted(base.glob("*.schema.json"))
