@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "markdown", "json", "sarif"), default="text")
     p.add_argument("--output", type=Path, help="write the report here instead of stdout")
     p.add_argument(
+        "--output-dir",
+        type=Path,
+        help="also write every format of this one evaluation here: gate.txt, gate.md, "
+        "gate.json, gate.sarif and, with --base, decision.json (the decision record)",
+    )
+    p.add_argument(
         "--bundle",
         type=Path,
         help="judge with this policy bundle (plantctl bundle build) instead of the policies "
@@ -145,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policies", type=Path, default=Path("policies"))
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_plan_check)
+
+    from plantctl import decision
+
+    decision.add_parser(sub)
     return parser
 
 
@@ -265,8 +275,13 @@ def cmd_check(args) -> int:
     except EngineUnavailable as exc:
         print(f"plantctl check: policy engine unavailable, failing closed: {exc}", file=sys.stderr)
         return EXIT_ENGINE
+    code = EXIT_OK if report.passed else EXIT_VIOLATIONS
+    if args.output_dir is not None:
+        from plantctl import decision
+
+        decision.write_outputs(report, code, args)
     write_output(_render(report, args), args.output)
-    return EXIT_OK if report.passed else EXIT_VIOLATIONS
+    return code
 
 
 def _render(report, args) -> str:
