@@ -15,11 +15,12 @@ export PULUMI_HOME := $(CURDIR)/.state/pulumi-home
 .PHONY: setup-pulumi lab-up lab-down preview
 .PHONY: policy audit bundle
 .PHONY: setup-wheelhouse lab-test lab-clean collector-bench
+.PHONY: setup-gate setup-gate-venv setup-gitea gate actionlint
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-setup: setup-apt setup-venv setup-tools setup-pulumi setup-wheelhouse  ## install everything (idempotent, quick when done)
+setup: setup-apt setup-venv setup-tools setup-pulumi setup-wheelhouse setup-gitea  ## install everything (idempotent, quick when done)
 
 setup-apt:
 	@tools/install-apt.sh
@@ -34,6 +35,23 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 setup-tools:
 	@tools/install-go-tools.sh
+
+setup-gitea:  # the Gitea server of the end-to-end gate tests (tests/gitea/), cached per machine
+	@tools/install-gitea.sh
+
+# The gate only (the gate job of .github/workflows/gate.yml): no Debian packages, no Pulumi, no
+# wheelhouse; the venv holds plantctl and its runtime packages at the lock's versions, and OPA.
+setup-gate: setup-gate-venv  ## the gate's set-up only: the venv (plantctl at the lock's versions) and OPA
+	@tools/install-go-tools.sh opa
+
+# Keyed on the content of the lock and the project metadata (not their times: a cache restored
+# into a fresh checkout is up to date), and on this checkout's source being the one installed.
+setup-gate-venv:
+	@want="$$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1) $(CURDIR)"; \
+	if [ "$$(cat $(VENV)/.gate-installed 2>/dev/null)" != "$$want" ]; then \
+	  test -x $(PY) || python3 -m venv $(VENV); \
+	  $(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e . && \
+	  echo "$$want" > $(VENV)/.gate-installed; fi
 
 setup-pulumi:  # the Pulumi engine from source (cached: a second run takes a second)
 	@tools/install-pulumi.sh
@@ -84,10 +102,32 @@ demo: setup  ## the sample plant: validate, summary, policy gate, then its lab u
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory lab-up SITE=$(SITE); \
 	else echo "the lab needs root (namespaces, booted machines): sudo make lab-up"; fi
 
-lint: setup-venv  ## ruff (lint and format)
+lint: setup-venv actionlint  ## ruff (lint and format), ansible-lint, actionlint on the workflows
 	ruff check src tests bench stacks
 	ruff format --check src tests bench stacks
 	ansible-lint playbooks roles
+
+actionlint:  # the workflows (.github/workflows/), with actionlint pinned in install-go-tools.sh
+	@tools/install-go-tools.sh actionlint
+	actionlint -no-color
+
+# The pull-request gate exactly as .github/workflows/gate.yml runs it, from a checkout of the BASE
+# revision (this Makefile, this src/ and the base's policies judge; the head is read from git
+# objects only): every format from one evaluation into OUT (gate.txt, gate.md, gate.json,
+# gate.sarif, decision.json; gate.err and exit-code beside them); NOTE=1 also appends the
+# decision record to the head commit's notes (refs/notes/plantctl-gate). Exit: plantctl check's.
+OUT ?= build/gate
+gate: setup-gate  ## the gate: make gate BASE=sha HEAD=sha [REVIEWS=file AUTHOR=login OUT=dir NOTE=1]
+	@test -n "$(BASE)" && test -n "$(HEAD)" || { echo "make gate: give BASE=<sha> HEAD=<sha>" \
+	  "[REVIEWS=<reviews JSON>] [AUTHOR=<login>] [OUT=<dir>] [NOTE=1]" >&2; exit 2; }
+	@mkdir -p "$(OUT)" && rm -f "$(OUT)"/{gate.txt,gate.md,gate.json,gate.sarif,decision.json,gate.err,exit-code}
+	@set +e; PYTHONPATH="$(CURDIR)/src" $(PY) -m plantctl check --base "$(BASE)" --head "$(HEAD)" \
+	  $(if $(REVIEWS),--approvals "$(REVIEWS)") $(if $(AUTHOR),--author "$(AUTHOR)") \
+	  --output-dir "$(OUT)" 2>"$(OUT)/gate.err"; code=$$?; echo $$code > "$(OUT)/exit-code"; \
+	  cat "$(OUT)/gate.err" >&2; \
+	  if [ -n "$(NOTE)" ] && [ -f "$(OUT)/decision.json" ]; then \
+	    PYTHONPATH="$(CURDIR)/src" $(PY) -m plantctl record add "$(OUT)/decision.json" || exit 2; fi; \
+	  exit $$code
 
 # The policies (policies/README.md): formatted, strict, linted, tested with at least
 # POLICY_COVERAGE % of their lines covered, the README's rule table in step with the rules'
