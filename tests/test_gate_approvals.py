@@ -502,7 +502,7 @@ def test_any_json_gives_a_decision_or_a_message_never_a_traceback(
     _gate_on(answer, fmt, repo, plantctl, tmp_path, property_head)
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=30)  # each one a whole gate run
 @given(answer=well_formed, fmt=st.sampled_from(["github", "gitea"]))
 def test_well_formed_reviews_always_give_a_decision(
     answer, fmt, repo, plantctl, tmp_path, opa_url, property_head
