@@ -101,4 +101,4 @@ def test_cli_allocate_zone_too_small(plantctl):
         "300",
     )
     assert run.code == 2
-    assert "has only 252 free address(es), 300 asked" in run.err
+    assert "has only 251 free address(es), 300 asked" in run.err

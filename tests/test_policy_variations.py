@@ -326,6 +326,80 @@ VARIATIONS = [
         "{person: rkessler, role: vendor-technician, site: ridgeway}",
         at_file="org/role_bindings.yaml",
     ),
+    # Segmentation, the IEC 62443 zone model (policies/segmentation/zone_model.rego)
+    Variation(
+        "SEG-010",
+        "sites/ridgeway/conduits.yaml",
+        "  - id: enterprise-egress\n",
+        "  - {id: erp-to-mes, from: enterprise, to: site-ops, services: [{app: https}],"
+        " purpose: ERP posts orders to the MES, security_level_capability: 3}\n"
+        "  - id: enterprise-egress\n",
+        "{id: erp-to-mes,",
+    ),
+    Variation(
+        "SEG-011",
+        "sites/ridgeway/conduits.yaml",
+        "over MQTT with TLS\n    security_level_capability: 3\n",
+        "over MQTT with TLS\n",
+        "services: [{protocol: tcp, port: 8883, name: mqtts}]",
+        after="id: gateways-publish",
+    ),
+    Variation(
+        "SEG-012",
+        "sites/ridgeway/conduits.yaml",
+        "    purpose: Enterprise dashboards subscribe to machine data\n    inspection: deep\n",
+        "    purpose: Enterprise dashboards subscribe to machine data\n"
+        "    security_level_capability: 3\n",
+        "from: enterprise",
+        after="id: dashboards-subscribe",
+    ),
+    Variation(
+        "SEG-013",
+        "sites/ridgeway/zones.yaml",
+        "purdue_level: 1, security_level_target: 3, vlan: 113",
+        "purdue_level: 1, security_level_target: 2, vlan: 113",
+        "{id: sis-molding,",
+    ),
+    Variation(
+        "SEG-014",
+        "sites/ridgeway/conduits.yaml",
+        "  - id: enterprise-egress\n",
+        "  - {id: ews-to-sis, from: supervisory, to: sis-molding, destinations: [10.20.13.21],"
+        " services: [{app: ssh}], purpose: The engineering station programs the safety PLC,"
+        " inspection: deep}\n"
+        "  - id: enterprise-egress\n",
+        "{id: ews-to-sis,",
+    ),
+    Variation(
+        "SEG-015",
+        "sites/ridgeway/conduits.yaml",
+        "  - id: enterprise-egress\n",
+        "  - {id: cell-interlock, from: cell-machining, to: cell-molding,"
+        " services: [{app: opc-ua}], purpose: Interlock between the cells}\n"
+        "  - id: enterprise-egress\n",
+        "{id: cell-interlock,",
+    ),
+    Variation(
+        "SEG-016",
+        "sites/ridgeway/conduits.yaml",
+        "    services: [{protocol: tcp, port: 443, name: https}]\n    purpose: Enterprise web",
+        "    services: [{protocol: tcp, port: 23, name: web}]\n    purpose: Enterprise web",
+        "services: [{protocol: tcp, port: 23, name: web}]",
+    ),
+    Variation(
+        "SEG-017",
+        "sites/ridgeway/conduits.yaml",
+        "services: [{protocol: tcp, port: 502, name: modbus}]",
+        "services: [{app: profinet}]",
+        "services: [{app: profinet}]",
+    ),
+    Variation(
+        "SEG-018",
+        "sites/ridgeway/conduits.yaml",
+        "    services: [{protocol: tcp, port: 8883, name: mqtts}]\n    purpose: Gateways publish",
+        "    services: [{app: modbus-tcp}]\n    purpose: Gateways publish",
+        "services: [{app: modbus-tcp}]",
+    ),
     # Training and roles
     Variation(
         "TRN-001",

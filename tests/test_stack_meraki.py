@@ -86,6 +86,7 @@ def test_one_vlan_per_zone_with_its_router_and_no_dhcp(production):
         assert set(got) == {
             "cell-machining",
             "cell-molding",
+            "sis-molding",
             "supervisory",
             "site-ops",
             "dmz",

@@ -258,6 +258,46 @@ needs contains need(obj, team, "APR-010", reason) if {
 }
 
 # METADATA
+# title: The protocol catalogue needs IT security and audit
+# description: A protocol of inventory/protocols.yaml added, changed or removed (what a conduit's
+#   service carries, whether it is secured, whether it routes) is approved by IT security and audit.
+# custom:
+#   id: APR-012
+#   severity: high
+#   owner: it
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 5.1", "SR 5.2"]
+#   recommended_action: Ask IT security and audit to review.
+needs contains need(obj, team, "APR-012", reason) if {
+	some obj in changed
+	obj.kind == "protocol"
+	some team in (security_teams | audit_teams)
+	reason := sprintf("protocol %s %s (the catalogue the segmentation rules read)", [obj.id, obj.op])
+}
+
+# METADATA
+# title: Reading a safety system needs operations and IT security
+# description: A collector added or changed on a machine in a safety (SIS) zone is approved by the
+#   operations owner of that zone and by IT security.
+# custom:
+#   id: APR-013
+#   severity: high
+#   owner: it
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 5.1", "SR 2.1"]
+#   recommended_action: Ask the zone's operations owner and IT security to review.
+needs contains need(obj, team, "APR-013", reason) if {
+	some obj in changed
+	obj.kind == "collector"
+	obj.op != "removed"
+	machine := input.machines[obj.after.machine]
+	zone_key := concat("/", [machine.site, machine.zone])
+	input.zones[zone_key].kind == "safety"
+	some team in ({ops_owner(zone_key)} | security_teams)
+	reason := sprintf("collector %s reads %s in safety zone %s", [obj.id, obj.after.machine, zone_key])
+}
+
+# METADATA
 # title: Critical machines need a maintenance window
 # description: A critical machine that is added or changed, or gets a collector, must name the
 #   maintenance window in which changes to it are applied.

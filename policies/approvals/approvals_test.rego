@@ -252,3 +252,35 @@ test_apr_004_near_miss_a_machine_that_a_grant_targets if {
 	required := approvals.required with input as with_change([standard_machine("s1/cell")], [])
 	not "APR-004" in rules_of(required)
 }
+
+# APR-012
+
+test_a_protocol_change_needs_security_and_audit if {
+	obj := {"kind": "protocol", "id": "telnet", "op": "modified", "zones": [], "before": {"security": "insecure"}, "after": {"security": "secured"}}
+	teams_of(approvals.required) == {"sec", "aud"} with input as with_change([obj], [])
+}
+
+test_near_miss_a_machine_change_needs_no_catalogue_approval if {
+	obj := standard_machine("s1/cell")
+	not "APR-012" in rules_of(approvals.required) with input as with_change([obj], [])
+}
+
+# APR-013
+
+safety_base := object.union(base, {
+	"machines": {"m-sis": {"zone": "sis", "site": "s1", "criticality": "standard"}},
+	"zones": {"s1/sis": {"kind": "safety"}, "s1/cell": {"kind": "cell"}},
+})
+
+safety_collector(machine) := {"kind": "collector", "id": "c-sis", "op": "added", "zones": [], "before": null, "after": {"machine": machine}}
+
+test_reading_a_safety_machine_needs_operations_and_security if {
+	owners := object.union(safety_base.owners, {"zones": {"s1/sis": {"change-approvals": {"it": "net", "operations": "ops-b"}}}})
+	given := object.union(safety_base, {"owners": owners, "change": {"objects": [safety_collector("m-sis")], "files": []}})
+	teams_of(approvals.required) == {"ops-b", "sec"} with input as given
+}
+
+test_near_miss_a_collector_outside_a_safety_zone if {
+	given := object.union(base, {"change": {"objects": [safety_collector("m-std")], "files": []}})
+	not "APR-013" in rules_of(approvals.required) with input as given
+}

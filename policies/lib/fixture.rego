@@ -94,41 +94,61 @@ site := {
 }
 
 zones[key] := zone if {
-	some [id, level, cidr] in [
-		["cell", 1, "10.1.1.0/24"], ["sup", 2, "10.1.2.0/24"], ["dmz", 3.5, "10.1.35.0/24"],
-		["remote", 3.5, "10.1.36.0/24"], ["ent", 4, "10.1.40.0/24"],
+	some [id, kind, level, cidr] in [
+		["cell", "cell", 1, "10.1.1.0/24"], ["sup", "supervisory", 2, "10.1.2.0/24"],
+		["dmz", "industrial-dmz", 3.5, "10.1.35.0/24"], ["remote", "remote-access", 3.5, "10.1.36.0/24"],
+		["ent", "enterprise", 4, "10.1.40.0/24"],
 	]
 	key := concat("/", ["north", id])
 	zone := {
-		"id": id, "name": id, "purdue_level": level, "security_level_target": 2, "vlan": 100 + level,
-		"cidr": cidr, "site": "north", "key": key,
+		"id": id, "name": id, "kind": kind, "purdue_level": level, "security_level_target": 2,
+		"vlan": 100 + level, "cidr": cidr, "site": "north", "key": key,
 	}
 }
+
+# The protocol catalogue (inventory/protocols.yaml), a part of it.
+protocols[id] := protocol if {
+	some [id, transport, security, industrial, foothold] in [
+		["modbus-tcp", "tcp", "cleartext", true, false], ["s7comm", "tcp", "cleartext", true, true],
+		["opc-ua", "tcp", "secured", true, false], ["profinet", "ethernet", "cleartext", true, false],
+		["mqtts", "tcp", "secured", false, false], ["ssh", "tcp", "secured", false, true],
+		["https", "tcp", "secured", false, true], ["telnet", "tcp", "insecure", false, true],
+	]
+	protocol := {
+		"id": id, "name": id, "transport": transport, "security": security,
+		"industrial": industrial, "foothold": foothold,
+	}
+}
+
+_read_cell_services := [
+	{"protocol": "tcp", "port": 502, "apps": ["modbus-tcp"]},
+	{"protocol": "tcp", "port": 4840, "apps": ["opc-ua"]},
+]
 
 conduits[key] := object.union(conduit, {"site": "north", "key": key}) if {
 	some conduit in [
 		{
 			"id": "read-cell", "from": "sup", "to": "cell", "purpose": "the gateway reads the cell",
 			"sources": ["10.1.2.21"], "destinations": ["10.1.1.21", "10.1.1.22"],
-			"services": [{"protocol": "tcp", "port": 502}, {"protocol": "tcp", "port": 4840}],
+			"services": _read_cell_services,
 		},
 		{
 			"id": "publish", "from": "sup", "to": "dmz", "purpose": "the gateway publishes",
 			"sources": ["10.1.2.21"], "destinations": ["10.1.35.10"],
-			"services": [{"protocol": "tcp", "port": 8883}],
+			"services": [{"protocol": "tcp", "port": 8883, "apps": ["mqtts"]}],
 		},
 		{
 			"id": "vendors-in", "from": "internet", "to": "remote", "purpose": "vendors reach the bastion",
-			"destinations": ["10.1.36.10"], "services": [{"protocol": "tcp", "port": 22}],
+			"destinations": ["10.1.36.10"], "services": [{"protocol": "tcp", "port": 22, "apps": ["ssh"]}],
 		},
 		{
 			"id": "bastion-out", "from": "remote", "to": "sup", "purpose": "granted sessions",
 			"sources": ["10.1.36.10"], "destinations": ["10.1.2.21"],
-			"services": [{"protocol": "tcp", "port": 22}],
+			"services": [{"protocol": "tcp", "port": 22, "apps": ["ssh"]}],
 		},
 		{
 			"id": "egress", "from": "ent", "to": "internet", "purpose": "web access",
-			"services": [{"protocol": "tcp", "port": 443}],
+			"services": [{"protocol": "tcp", "port": 443, "apps": ["https"]}],
 		},
 	]
 	key := concat("/", ["north", conduit.id])
@@ -216,6 +236,8 @@ base := {
 	"sites": {"north": site},
 	"zones": zones,
 	"conduits": conduits,
+	"protocols": protocols,
+	"devices": {},
 	"machines": machines,
 	"gateways": {"gw1": {"id": "gw1", "zone": "sup", "address": "10.1.2.21", "site": "north"}},
 	"collectors": collectors,

@@ -24,7 +24,7 @@ class Device:
     """A documented address: what holds it and where it is written."""
 
     address: IPAddress
-    kind: str  # machine, gateway, broker, bastion
+    kind: str  # machine, gateway, broker, bastion, or a device's kind (historian, hmi, ...)
     id: str
     site: str
     zone: str
@@ -82,6 +82,18 @@ def devices(inv: Inventory) -> list[Device]:
             Device(
                 IPAddress(rec.data["address"]),
                 "gateway",
+                rec.key,
+                rec.site,
+                rec.data["zone"],
+                rec,
+                ("address",),
+            )
+        )
+    for rec in inv.of("device").values():
+        found.append(
+            Device(
+                IPAddress(rec.data["address"]),
+                rec.data["kind"],
                 rec.key,
                 rec.site,
                 rec.data["zone"],

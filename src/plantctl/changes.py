@@ -51,7 +51,7 @@ def zones_of(inv: Inventory, rec: Record) -> tuple[str, ...]:
     """The zones ('<site>/<zone>') an object lives in or joins: whose owners must hear of it."""
     data = rec.data
     found: list[str] = []
-    if rec.kind in ("machine", "gateway"):
+    if rec.kind in ("machine", "gateway", "device"):
         found.append(f"{rec.site}/{data['zone']}")
     elif rec.kind == "zone":
         found.append(rec.key)

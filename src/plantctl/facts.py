@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from plantctl import addressing
+from plantctl import addressing, protocols
 from plantctl.inventory import Inventory
 from plantctl.ownership import RESPONSIBILITIES, resolve
 
@@ -37,6 +37,10 @@ def build(inv: Inventory, now: datetime | None = None) -> dict:
     conduits = table("conduit")
     for key, conduit in conduits.items():
         conduit["key"] = key
+        conduit["services"] = [protocols.resolve(inv, s) for s in conduit["services"]]
+    grants = table("grant")
+    for grant in grants.values():
+        grant["services"] = [protocols.resolve(inv, s) for s in grant["services"]]
 
     devices = addressing.devices(inv)
     by_address = {
@@ -69,7 +73,9 @@ def build(inv: Inventory, now: datetime | None = None) -> dict:
         "machines": table("machine"),
         "gateways": table("gateway"),
         "collectors": table("collector"),
-        "grants": table("grant"),
+        "grants": grants,
+        "protocols": table("protocol"),
+        "devices": table("device"),
         "waivers": table("waiver"),
         "devices_by_address": by_address,
     }

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from plantctl import protocols
 from plantctl.inventory import Inventory
 from plantctl.render import tokens
 from plantctl.segmentation import INTERNET
@@ -179,7 +180,7 @@ def build(
             continue
         permits: list[tuple[str, int]] = []
         bad = None
-        for s in g["services"]:
+        for s in (protocols.resolve(inv, s) for s in g["services"]):
             if s["protocol"] != "tcp" or s.get("port") is None:
                 bad = f"service {s} is not a TCP port (the bastion forwards TCP only)"
                 break

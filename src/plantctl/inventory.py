@@ -40,6 +40,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("org/role_bindings.yaml", "role_bindings", "binding", "bindings", None, required=True),
     FileKind("glossary.yaml", "glossary", "term", "terms", required=True),
     FileKind("data_classes.yaml", "data_classes", "data_class", "classes", required=True),
+    FileKind("protocols.yaml", "protocols", "protocol", "protocols", required=True),
     FileKind("access/grants.yaml", "grants", "grant", "grants"),
     FileKind("waivers.yaml", "waivers", "waiver", "waivers"),
     FileKind("sites/*/site.yaml", "site", "site", "site"),
@@ -48,6 +49,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("sites/*/machines.yaml", "machines", "machine", "machines"),
     FileKind("sites/*/gateways.yaml", "gateways", "gateway", "gateways"),
     FileKind("sites/*/collectors.yaml", "collectors", "collector", "collectors"),
+    FileKind("sites/*/devices.yaml", "devices", "device", "devices"),
 )
 
 # Files under inventory/ that are not inventory data (tool configuration) and are not loaded.

@@ -261,7 +261,7 @@ def _site_links(inv: Inventory) -> Iterator[Problem]:
 
 
 def _zoned(inv: Inventory) -> Iterator[Problem]:
-    for kind in ("machine", "gateway"):
+    for kind in ("machine", "gateway", "device"):
         for rec in inv.of(kind).values():
             yield from _need(
                 inv,
@@ -288,8 +288,43 @@ def _zoned(inv: Inventory) -> Iterator[Problem]:
                 )
 
 
+def _services(inv: Inventory, rec: Record) -> Iterator[Problem]:
+    """A service naming an application protocol names one of the catalogue."""
+    for i, service in enumerate(rec.data.get("services", [])):
+        if "app" in service:
+            yield from _need(
+                inv,
+                rec,
+                "protocol",
+                service["app"],
+                "application protocol",
+                "use an id from protocols.yaml, or add the protocol there",
+                "services",
+                i,
+                "app",
+            )
+
+
+def _safety_zones(inv: Inventory) -> Iterator[Problem]:
+    for rec in inv.of("zone").values():
+        if "serves" in rec.data:
+            yield from _need(
+                inv,
+                rec,
+                "zone",
+                f"{rec.site}/{rec.data['serves']}",
+                "served zone",
+                f"use a cell zone id from sites/{rec.site}/zones.yaml",
+                "serves",
+            )
+
+
 def _conduits(inv: Inventory) -> Iterator[Problem]:
+    yield from _safety_zones(inv)
+    for rec in inv.of("grant").values():
+        yield from _services(inv, rec)
     for rec in inv.of("conduit").values():
+        yield from _services(inv, rec)
         for end in ("from", "to"):
             zone = rec.data[end]
             if zone != "internet":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from netaddr import IPAddress, IPNetwork
 
+from plantctl import protocols
 from plantctl.addressing import zone_networks
 from plantctl.inventory import Inventory
 from plantctl.render import tokens
@@ -101,6 +102,9 @@ class Segmentation:
 
 
 def _service(data: dict, what: str) -> Service:
+    if data.get("protocol") == "ethernet":
+        # A layer-2 protocol has no routed form; the policy refuses such conduits (SEG-017).
+        raise tokens.UnsafeToken(f"{what} is a layer-2 protocol; no routed rule can carry it")
     proto = tokens.protocol(data["protocol"], f"{what} protocol")
     port = data.get("port")
     port_end = data.get("port_end")
@@ -161,7 +165,7 @@ def build(inv: Inventory, site: str) -> Segmentation:
                     destination_zone=dst_zone,
                     sources=ends(src_zone, data.get("sources"), f"conduit {cid} source"),
                     destinations=ends(dst_zone, data.get("destinations"), f"conduit {cid} dest"),
-                    service=_service(svc, f"conduit {cid} service {i}"),
+                    service=_service(protocols.resolve(inv, svc), f"conduit {cid} service {i}"),
                     file=rec.file,
                     line=rec.line,
                 )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from netaddr import IPAddress, IPNetwork
 
-from plantctl import addressing
+from plantctl import addressing, protocols
 from plantctl.inventory import Inventory
 from plantctl.segmentation import INTERNET, Flow, Segmentation
 
@@ -76,7 +76,7 @@ def build(inv: Inventory, site: str, seg: Segmentation) -> list[StandIn]:
     grant_ports: dict[str, set[int]] = {}
     for g in inv.of("grant").values():
         if g.data["site"] == site:
-            for s in g.data["services"]:
+            for s in (protocols.resolve(inv, s) for s in g.data["services"]):
                 if s["protocol"] == "tcp" and s.get("port"):
                     grant_ports.setdefault(g.data["target"], set()).add(s["port"])
 
