@@ -1,10 +1,13 @@
-"""plantctl review over a temporary repository with a scripted history: a machine added (with an
-Approved-by trailer), a grant that expires within 14 days, a training record that expires within
-30 days and a new conduit. The review lists exactly those items, attributed to their commits,
-whether the period is given as a revision or as a date, with its two charts as PNG files."""
+"""plantctl review over a temporary repository with a scripted history: a machine added (judged
+by the gate, whose decision record is kept as a git note on the commit), a grant that expires
+within 14 days, a training record that expires within 30 days and a new conduit. The review
+lists exactly those items, attributed to their commits and to the approvals the gate counted,
+whether the period is given as a revision or as a date, with its two charts as PNG files; a
+decision record that does not match a recomputation is reported."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,11 +38,38 @@ def _commit(repo: Path, message: str, when: str) -> str:
     return _git(repo, "rev-parse", "HEAD")
 
 
+def _plantctl(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/plantctl"), *args],
+        cwd=repo, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def _gate(repo: Path, base: str, head: str, approvers: list[str], out: Path) -> dict:
+    """The gate on base..head with these approvals of head, its record kept as a git note."""
+    reviews = out.parent / f"{out.name}-reviews.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    reviews.write_text(json.dumps([
+        {"id": i + 1, "user": {"login": login}, "state": "APPROVED",
+         "submitted_at": "2026-11-05T09:30:00Z", "commit_id": head}
+        for i, login in enumerate(approvers)
+    ]))  # fmt: skip
+    done = _plantctl(
+        repo, "check", "--base", base, "--head", head, "--approvals", str(reviews),
+        "--author", "dokafor", "--now", NOW, "--output-dir", str(out), "--format", "json",
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    added = _plantctl(repo, "record", "add", str(out / "decision.json"))
+    assert added.returncode == 0, added.stderr
+    return json.loads((out / "decision.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory) -> tuple[Path, str]:
     repo = tmp_path_factory.mktemp("review") / "plant"
     repo.mkdir()
     shutil.copytree(ROOT / "inventory", repo / "inventory")
+    shutil.copytree(ROOT / "policies", repo / "policies")
     inv = repo / "inventory"
     (inv / "access" / "grants.yaml").write_text("grants: []\n")
     _git(repo, "init", "-q", "-b", "main")
@@ -58,11 +88,13 @@ def history(tmp_path_factory) -> tuple[Path, str]:
         "    criticality: important\n"
         "    controller: {protocol: modbus-tcp, address: 10.30.11.22, port: 502, unit_id: 1}\n",
     )
-    _commit(
+    # A trailer is only text in a commit message: the review reads the gate's record instead.
+    request = _commit(
         repo,
-        "lakeside: request press lk-press-02\n\nApproved-by: jweber\nApproved-by: lwei",
+        "lakeside: request press lk-press-02\n\nApproved-by: mallory",
         "2026-11-05T10:00:00Z",
     )
+    _gate(repo, first, request, ["jweber", "oadeyemi"], tmp_path_factory.mktemp("gate") / "out")
     (inv / "access" / "grants.yaml").write_text(
         "grants:\n"
         "  - id: g-rw-0100\n"
@@ -125,11 +157,20 @@ def test_the_review_lists_exactly_the_scripted_items(history, tmp_path):
     assert result.devices["lakeside"]["count"] == 4
     assert all(not d["added"] for site, d in result.devices.items() if site != "lakeside")
     [request] = result.machine_requests
+    # From the gate's record (ops-lakeside counted jweber; oadeyemi's approval was needed by no
+    # team of this change), never from the commit's "Approved-by: mallory" trailer.
     assert (request["id"], request["requested_by"], request["approved_by"]) == (
         "lk-press-02",
         "Dana Okafor",
-        ["jweber", "lwei"],
+        ["jweber"],
     )
+    [record] = result.gate_records
+    assert record["matches"] and record["differences"] == []
+    assert record["approved_by"] == ["jweber (ops-lakeside)"] and record["missing"] == []
+    assert result.mismatched == []
+    # Changes no pull request was judged for say so.
+    [grant] = [c for c in result.changes if c["kind"] == "grant"]
+    assert grant["approvers"] == [] and grant["gate"] == "no gate record"
     assert [g["id"] for g in result.grants_active] == ["g-rw-0100"]
     assert [(g["id"], g["days_left"]) for g in result.grants_expiring] == [("g-rw-0100", 8)]
     assert result.training_expiring == [
@@ -154,7 +195,7 @@ def test_the_command_writes_markdown_html_and_charts(history, tmp_path):
     markdown = (out / "review.md").read_text()
     for item in (
         "| lakeside | 4 | machine lk-press-02 |",
-        "| lk-press-02 | lakeside | important | Dana Okafor | jweber, lwei |",
+        "| lk-press-02 | lakeside | important | Dana Okafor | jweber |",
         "| g-rw-0100 | rkessler | rw-cnc-02 | 2026-11-30T16:00:00Z | 8 |",
         "| oadeyemi | operator | 2026-12-10 |",
         "| added | conduit | lakeside/supervisory-to-dmz |",
@@ -173,3 +214,57 @@ def test_an_unknown_revision_is_refused(history, tmp_path):
     repo, _ = history
     done = _review(repo, "no-such-rev", tmp_path / "r")
     assert done.returncode == 2 and "neither a revision nor a date" in done.stderr
+
+
+def test_a_record_that_does_not_match_a_recomputation_is_reported(history, tmp_path):
+    """A forged record (approvals nobody gave, a pass) on the conduit's commit is recomputed
+    at its own revisions and reported; `plantctl record verify` fails on it."""
+    from datetime import datetime
+
+    from plantctl import decision, review
+
+    repo, first = history
+    copy = tmp_path / "plant"
+    shutil.copytree(repo, copy)
+    [(commit, [genuine])] = decision.notes(copy).items()
+    head = _git(copy, "rev-parse", "HEAD")  # the conduit: IT security and ops-lakeside needed
+    base = _git(copy, "rev-parse", "HEAD~1")
+    honest = _gate(copy, base, head, [], tmp_path / "honest")
+    assert honest["decision"] == "fail" and honest["approvals"]["missing"]
+    _git(copy, "notes", "--ref", decision.NOTES_REF, "remove", head)
+    forged = json.loads(json.dumps(honest))
+    forged["decision"], forged["exit"] = "pass", 0
+    for team in forged["approvals"]["required"]:
+        team["satisfied"], team["approved_by"] = True, ["mallory"]
+    forged["approvals"]["missing"] = []
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    assert _plantctl(copy, "record", "add", str(path)).returncode == 0
+
+    result = review.build(copy, first, datetime.fromisoformat(NOW.replace("Z", "+00:00")))
+    assert len(result.mismatched) == 1, result.mismatched
+    [bad] = result.mismatched
+    assert bad["head"] == head and not bad["matches"]
+    text = " ".join(bad["differences"])
+    assert "decision" in text and "approvals" in text and "mallory" in text
+    assert [g["matches"] for g in result.gate_records] == [True, False]
+    [conduit] = result.new_conduits
+    assert conduit["approvers"] == ["mallory"]  # what the record claims, next to the warning
+    markdown = review.render_markdown(result, {})
+    assert "## Security items: gate records that do not match a recomputation" in markdown
+    assert f"| {head[:12]} |" in markdown
+
+    verified = _plantctl(copy, "record", "verify", head)
+    assert verified.returncode == 1 and "DOES NOT MATCH" in verified.stdout
+    genuine_check = _plantctl(copy, "record", "verify", commit)
+    assert genuine_check.returncode == 0, genuine_check.stdout + genuine_check.stderr
+    assert genuine["head"] == commit
+
+
+def test_record_add_refuses_what_is_not_a_record(history, tmp_path):
+    repo, _ = history
+    path = tmp_path / "decision.json"
+    path.write_text('{"decision": "pass"}')
+    done = _plantctl(repo, "record", "add", str(path))
+    assert done.returncode == 2 and "not a decision record" in done.stderr
+    assert _plantctl(repo, "record", "verify", "HEAD~2").returncode == 2  # no record there

@@ -3,7 +3,12 @@ revision or a date, and what needs attention now, from the git history and the i
 
 Each commit of the period that touches inventory/ is loaded with the one loader (GitSource, its
 own schemas) and compared with the one before (changes.diff), so every change is attributed to
-the commit, author and approvers (`Approved-by:` / `Reviewed-by:` trailers) that brought it.
+the commit and author that brought it, and to the approvals the gate counted for it: read from
+the gate's decision records (plantctl.decision; git notes under refs/notes/plantctl-gate, fetch
+them with `git fetch origin refs/notes/plantctl-gate:refs/notes/plantctl-gate`), not from commit
+messages. A commit's record is the latest one whose base..head range holds the commit (or whose
+head has the commit's tree: a squash merge). Every record of the period is recomputed at its own
+revisions; one that does not match is reported.
 Charts (devices per site over time, grant durations) are drawn to PNG with matplotlib (Agg).
 """
 
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from plantctl import atomic, changes
+from plantctl import atomic, changes, decision
 from plantctl.inventory import Inventory, load
 from plantctl.ownership import RESPONSIBILITIES, resolve
 from plantctl.problems import InvalidInput, Problem
@@ -27,7 +32,6 @@ from plantctl.sources import GitError, GitSource
 DEVICE_KINDS = ("machine", "gateway", "collector")
 GRANT_DAYS = 14
 TRAINING_DAYS = 30
-TRAILERS = ("Approved-by", "Reviewed-by")
 SECURITY_PATHS = ("policies/", ".github/", "inventory/schema/", "src/plantctl/engine.py")
 
 
@@ -37,7 +41,6 @@ class Commit:
     author: str
     when: datetime
     subject: str
-    approvers: list[str]
 
 
 @dataclass
@@ -63,6 +66,10 @@ class Review:
     policy_changes: list[str]
     new_conduits: list[dict]
     skipped: list[str] = field(default_factory=list)  # commits whose inventory did not load
+    # The gate's decision records of the period: {head, base, decision, decided_at, approvals,
+    # matches, differences}; and those that do not match a recomputation at their revisions.
+    gate_records: list[dict] = field(default_factory=list)
+    mismatched: list[dict] = field(default_factory=list)
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -88,7 +95,7 @@ def resolve_since(repo: Path, since: str) -> str | None:
 
 
 def commits(repo: Path, base: str | None, head: str, path: str | None = None) -> list[Commit]:
-    fmt = "%H%x1f%an%x1f%aI%x1f%s%x1f%(trailers:only,unfold)%x1e"
+    fmt = "%H%x1f%an%x1f%aI%x1f%s%x1e"
     rng = f"{base}..{head}" if base else head
     args = ["log", "--reverse", f"--format={fmt}", rng]
     if path:
@@ -98,14 +105,72 @@ def commits(repo: Path, base: str | None, head: str, path: str | None = None) ->
         chunk = chunk.strip("\n")
         if not chunk:
             continue
-        sha, author, when, subject, trailers = chunk.split("\x1f")
-        approvers = []
-        for line in trailers.splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in TRAILERS and value.strip():
-                approvers.append(value.strip())
-        out.append(Commit(sha, author, datetime.fromisoformat(when), subject, approvers))
+        sha, author, when, subject = chunk.split("\x1f")
+        out.append(Commit(sha, author, datetime.fromisoformat(when), subject))
     return out
+
+
+class GateRecords:
+    """The gate's decision records of a repository, and which of them covers a commit."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self.records = [
+            {**record, "annotated": commit}
+            for commit, records in decision.notes(repo).items()
+            for record in records
+        ]
+        self._ranges: dict[tuple[str, str], set[str]] = {}
+        self._trees: dict[str, str] = {}
+
+    def _range(self, record: dict) -> set[str]:
+        key = (str(record.get("base")), str(record.get("head")))
+        if key not in self._ranges:
+            try:
+                self._ranges[key] = set(_git(self.repo, "rev-list", f"{key[0]}..{key[1]}").split())
+            except GitError:  # a revision this clone does not have
+                self._ranges[key] = set()
+        return self._ranges[key]
+
+    def _tree(self, rev: str) -> str:
+        if rev not in self._trees:
+            try:
+                self._trees[rev] = _git(self.repo, "rev-parse", f"{rev}^{{tree}}").strip()
+            except GitError:
+                self._trees[rev] = ""
+        return self._trees[rev]
+
+    def covering(self, commit: str) -> dict | None:
+        """The latest record whose pull request brought `commit` (by range, or by its tree)."""
+        found = [
+            r
+            for r in self.records
+            if commit in self._range(r)
+            or (self._tree(commit) and self._tree(str(r.get("head"))) == self._tree(commit))
+        ]
+        return max(found, key=lambda r: str(r.get("decided_at")), default=None)
+
+
+def approvers_of(record: dict | None, kind: str, object_id: str) -> list[str]:
+    """Who the gate counted for the object in its record (every team it was needed by)."""
+    if record is None:
+        return []
+    key = f"{kind} {object_id}"
+    required = (record.get("approvals") or {}).get("required") or []
+    return sorted(
+        {
+            lg
+            for a in required
+            if key in (a.get("objects") or [])
+            for lg in a.get("approved_by") or []
+        }
+    )
+
+
+def _gate_label(record: dict | None) -> str:
+    if record is None:
+        return "no gate record"
+    return f"gate {record.get('decision')} at {str(record.get('head'))[:12]}"
 
 
 def _load_at(repo: Path, rev: str) -> Inventory:
@@ -143,6 +208,7 @@ def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEA
     base = resolve_since(repo, since)
     base_inv = _load_at(repo, base) if base else None
     history = commits(repo, base, head, "inventory")
+    gate = GateRecords(repo)
     skipped: list[str] = []
     found: list[dict] = []
     series = [(base_inv_time(repo, base), _devices_per_site(base_inv))] if base else []
@@ -154,6 +220,7 @@ def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEA
             skipped.append(f"{commit.sha[:12]} {commit.subject} ({len(exc.problems)} problem(s))")
             continue
         empty = Inventory("empty", {}, {})
+        record = gate.covering(commit.sha)
         for change in changes.diff(previous or empty, inv):
             found.append(
                 {
@@ -167,7 +234,9 @@ def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEA
                     "subject": commit.subject,
                     "author": commit.author,
                     "when": commit.when.isoformat(),
-                    "approvers": commit.approvers,
+                    "approvers": approvers_of(record, change.kind, change.id),
+                    "gate": _gate_label(record),
+                    "record": record,
                     "after": change.after,
                 }
             )
@@ -196,6 +265,7 @@ def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEA
             "criticality": (c["after"] or {}).get("criticality", ""),
             "requested_by": c["author"],
             "approved_by": c["approvers"],
+            "gate": c["gate"],
             "commit": c["commit"][:12],
             "subject": c["subject"],
             "when": c["when"][:10],
@@ -299,6 +369,35 @@ def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEA
     policy_changes = sorted(f for f in files if f.startswith(SECURITY_PATHS))
     new_conduits = [_short(c) for c in found if c["kind"] == "conduit" and c["op"] == "added"]
 
+    # Every record of the period (covering one of its commits, or on one of them), recomputed.
+    period = {c.sha for c in commits(repo, base, head)}
+    relevant = {id(c["record"]): c["record"] for c in found if c["record"] is not None}
+    for r in gate.records:
+        if r["annotated"] in period:
+            relevant[id(r)] = r
+    gate_records = []
+    for r in sorted(relevant.values(), key=lambda r: str(r.get("decided_at"))):
+        found_differences = decision.verify(repo, r)
+        gate_records.append(
+            {
+                "head": str(r.get("head")),
+                "base": str(r.get("base")),
+                "decision": r.get("decision"),
+                "exit": r.get("exit"),
+                "decided_at": r.get("decided_at"),
+                "policy": (r.get("policy") or {}).get("sha256") or "",
+                "approved_by": sorted(
+                    {
+                        f"{c['login']} ({c['team']})"
+                        for c in (r.get("approvals") or {}).get("counted") or []
+                    }
+                ),
+                "missing": (r.get("approvals") or {}).get("missing") or [],
+                "matches": not found_differences,
+                "differences": found_differences,
+            }
+        )
+
     return Review(
         since=since,
         base=base,
@@ -321,6 +420,8 @@ def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEA
         policy_changes=policy_changes,
         new_conduits=new_conduits,
         skipped=skipped,
+        gate_records=gate_records,
+        mismatched=[g for g in gate_records if not g["matches"]],
     )
 
 
@@ -340,6 +441,7 @@ def _short(c: dict) -> dict:
         "commit": c["commit"][:12],
         "author": c["author"],
         "approvers": c["approvers"],
+        "gate": c["gate"],
         "when": c["when"][:10],
     }
 
@@ -393,8 +495,10 @@ def charts(review: Review, folder: Path) -> dict[str, Path]:
 def _sections(review: Review) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of every section, shared by Markdown and HTML."""
 
-    def approvers(a: list[str]) -> str:
-        return ", ".join(a) if a else "(no Approved-by trailer)"
+    def approvers(a: list[str], gate: str) -> str:
+        if a:
+            return ", ".join(a)
+        return "(no gate record)" if gate == "no gate record" else f"(none counted; {gate})"
 
     return [
         (
@@ -420,7 +524,7 @@ def _sections(review: Review) -> list[tuple[str, list[str], list[list[str]]]]:
                     m["site"] or "",
                     m["criticality"],
                     m["requested_by"],
-                    approvers(m["approved_by"]),
+                    approvers(m["approved_by"], m["gate"]),
                     f"{m['commit']} {m['subject']}",
                     m["when"],
                 ]
@@ -473,6 +577,30 @@ def _sections(review: Review) -> list[tuple[str, list[str], list[list[str]]]]:
             [[f] for f in review.policy_changes],
         ),
         _changes_section("Security items: new conduits", review.new_conduits),
+        (
+            "Gate decision records",
+            ["head", "base", "decision", "decided", "approvals counted", "missing", "recomputed"],
+            [
+                [
+                    g["head"][:12],
+                    g["base"][:12],
+                    f"{g['decision']} (exit {g['exit']})",
+                    str(g["decided_at"]),
+                    ", ".join(g["approved_by"]),
+                    ", ".join(g["missing"]),
+                    "matches" if g["matches"] else "DOES NOT MATCH",
+                ]
+                for g in review.gate_records
+            ],
+        ),
+        (
+            "Security items: gate records that do not match a recomputation",
+            ["head", "decided", "what differs"],
+            [
+                [g["head"][:12], str(g["decided_at"]), "; ".join(g["differences"])]
+                for g in review.mismatched
+            ],
+        ),
     ]
 
 
@@ -487,7 +615,7 @@ def _changes_section(title: str, items: list[dict]):
                 c["id"],
                 c["commit"],
                 c["author"],
-                ", ".join(c["approvers"]),
+                ", ".join(c["approvers"]) or f"({c['gate']})",
                 c["when"],
             ]
             for c in items
