@@ -400,6 +400,13 @@ VARIATIONS = [
         "    services: [{app: modbus-tcp}]\n    purpose: Gateways publish",
         "services: [{app: modbus-tcp}]",
     ),
+    Variation(
+        "SEG-020",
+        "sites/ridgeway/conduits.yaml",
+        "    services: [{protocol: tcp, port: 22, name: ssh}]\n    purpose: IT and maintenance",
+        "    services: [{app: rdp}]\n    purpose: IT and maintenance",
+        "services: [{app: rdp}]",
+    ),
     # Training and roles
     Variation(
         "TRN-001",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 NOW = "2026-11-22T12:00:00Z"
 CONDUITS = "sites/lakeside/conduits.yaml"
-OPEN = "services: [{protocol: tcp, port: 23, name: legacy}]"
+OPEN = "services: [{protocol: tcp, port: 22, name: ssh}]"
 
 
 def _break(sample: Path) -> None:
@@ -28,10 +28,10 @@ def _waive(
     (sample / "waivers.yaml").write_text(
         "waivers:\n"
         "  - id: w-ls-0001\n"
-        "    rule: SEG-016\n"
+        "    rule: SEG-020\n"
         "    kind: conduit\n"
         f"    object: {obj}\n"
-        "    reason: Legacy terminal needs telnet until CHG-2301\n"
+        "    reason: Legacy terminal needs ssh out until CHG-2301\n"
         f"    approver: {approver}\n"
         "    ticket: CHG-2301\n"
         f"    expires: {expires}\n"
@@ -44,7 +44,7 @@ def _check(plantctl, sample: Path, fmt: str = "json"):
 
 def test_a_waiver_in_force_passes_the_gate_and_is_listed(plantctl, sample):
     _break(sample)
-    assert _check(plantctl, sample).code == 1  # without the waiver: SEG-016
+    assert _check(plantctl, sample).code == 1  # without the waiver: SEG-020
     _waive(sample)
     run = _check(plantctl, sample)
     assert run.code == 0, run.out + run.err
@@ -53,7 +53,7 @@ def test_a_waiver_in_force_passes_the_gate_and_is_listed(plantctl, sample):
     assert doc["counts"]["waived"] == 1
     [waived] = doc["waived"]
     assert (waived["rule"], waived["kind"], waived["id"]) == (
-        "SEG-016",
+        "SEG-020",
         "conduit",
         "lakeside/enterprise-egress",
     )
@@ -64,13 +64,13 @@ def test_a_waiver_in_force_passes_the_gate_and_is_listed(plantctl, sample):
     assert waived["waiver"]["file"].endswith("waivers.yaml") and waived["waiver"]["line"] == 2
 
     text = _check(plantctl, sample, "text").out
-    assert "waived SEG-016" in text and "waiver w-ls-0001 approved by tberg" in text
+    assert "waived SEG-020" in text and "waiver w-ls-0001 approved by tberg" in text
     assert "PASS" in text and "1 waived" in text
     markdown = _check(plantctl, sample, "markdown").out
     assert "### Waived violations" in markdown and "| w-ls-0001 | tberg | 2026-12-15 |" in markdown
     sarif = json.loads(_check(plantctl, sample, "sarif").out)
     [result] = sarif["runs"][0]["results"]
-    assert result["ruleId"] == "SEG-016"
+    assert result["ruleId"] == "SEG-020"
     [suppression] = result["suppressions"]
     assert suppression["kind"] == "external" and suppression["status"] == "accepted"
     assert suppression["justification"].startswith("Legacy terminal")
@@ -83,7 +83,7 @@ def test_an_expired_waiver_is_a_violation_and_waives_nothing(plantctl, sample):
     run = _check(plantctl, sample)
     assert run.code == 1
     doc = json.loads(run.out)
-    assert sorted(v["rule"] for v in doc["violations"]) == ["SEG-016", "WAI-001"]
+    assert sorted(v["rule"] for v in doc["violations"]) == ["SEG-020", "WAI-001"]
     wai = next(v for v in doc["violations"] if v["rule"] == "WAI-001")
     assert wai["file"].endswith("waivers.yaml") and wai["line"] == 9  # the expires line
     assert "expired on 2026-11-22" in wai["message"]
@@ -109,7 +109,7 @@ def test_an_unknown_approver_is_refused_by_the_loader(plantctl, sample):
 
 def test_a_waiver_needs_an_expiry_date(plantctl, sample):
     (sample / "waivers.yaml").write_text(
-        "waivers:\n  - {id: w-1, rule: SEG-016, kind: conduit, object: a/b, reason: r,"
+        "waivers:\n  - {id: w-1, rule: SEG-020, kind: conduit, object: a/b, reason: r,"
         " approver: tberg}\n"
     )
     run = plantctl("validate", "--inventory", str(sample))
@@ -129,7 +129,7 @@ def test_waivers_appear_in_the_evidence_pack(plantctl, sample, tmp_path):
     doc = json.loads((out / "evidence.json").read_text())
     assert [w["waiver"]["id"] for w in doc["inventory"]["waived"]] == ["w-ls-0001"]
     assert [w["id"] for w in doc["inventory"]["waivers"]] == ["w-ls-0001"]
-    seg = next(r for r in doc["rules"] if r["id"] == "SEG-016")
+    seg = next(r for r in doc["rules"] if r["id"] == "SEG-020")
     assert seg["result"]["text"] == "holds, 1 waived"
     page = (out / "evidence.html").read_text()
     assert "w-ls-0001" in page and "Legacy terminal" in page

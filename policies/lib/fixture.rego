@@ -108,15 +108,19 @@ zones[key] := zone if {
 
 # The protocol catalogue (inventory/protocols.yaml), a part of it.
 protocols[id] := protocol if {
-	some [id, transport, security, industrial, foothold] in [
-		["modbus-tcp", "tcp", "cleartext", true, false], ["s7comm", "tcp", "cleartext", true, true],
-		["opc-ua", "tcp", "secured", true, false], ["profinet", "ethernet", "cleartext", true, false],
-		["mqtts", "tcp", "secured", false, false], ["ssh", "tcp", "secured", false, true],
-		["https", "tcp", "secured", false, true], ["telnet", "tcp", "insecure", false, true],
+	some [id, transport, security, industrial, foothold, between] in [
+		["modbus-tcp", "tcp", "cleartext", true, false, ["supervisory->cell"]],
+		["s7comm", "tcp", "cleartext", true, true, ["supervisory->cell"]],
+		["opc-ua", "tcp", "secured", true, false, ["supervisory->cell"]],
+		["profinet", "ethernet", "cleartext", true, false, []],
+		["mqtts", "tcp", "secured", false, false, ["supervisory->industrial-dmz", "enterprise->industrial-dmz"]],
+		["ssh", "tcp", "secured", false, true, ["internet->remote-access", "remote-access->supervisory"]],
+		["https", "tcp", "secured", false, true, ["enterprise->internet"]],
+		["telnet", "tcp", "insecure", false, true, []],
 	]
 	protocol := {
 		"id": id, "name": id, "transport": transport, "security": security,
-		"industrial": industrial, "foothold": foothold,
+		"industrial": industrial, "foothold": foothold, "between": between,
 	}
 }
 

@@ -257,6 +257,29 @@ deny contains v if {
 	v := violation.new(rego.metadata.rule(), "conduit", key, ["services", i], msg)
 }
 
+# METADATA
+# title: Each zone pair carries only its allowed protocols
+# description: >-
+#   Every service of a conduit carries protocols of the catalogue, each allowed between the
+#   conduit's zone kinds (the protocol's between list, from->to, 'internet' for the outside); a
+#   service the catalogue does not know is on no allowlist.
+# custom:
+#   id: SEG-020
+#   severity: medium
+#   owner: it
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 5.1", "SR 5.2"]
+#   zcr: ["ZCR 3.3", "ZCR 3.4"]
+#   recommended_action: Use a protocol allowed between these kinds of zone, or ask IT security to extend the allowlist.
+deny contains v if {
+	some key, conduit in input.conduits
+	some i, service in conduit.services
+	pair := concat("->", [_kind(conduit, "from"), _kind(conduit, "to")])
+	problem := _allowlist_problem(service, pair)
+	msg := sprintf("conduit %s service %d %s", [conduit.id, i + 1, problem])
+	v := violation.new(rego.metadata.rule(), "conduit", key, ["services", i], msg)
+}
+
 _low_and_adjacent(levels) if {
 	max(levels) <= 2
 	max(levels) - min(levels) <= 1
@@ -281,4 +304,16 @@ _safety_problems contains [key, "serves", msg] if {
 		"safety zone %s serves %s, a %s zone; a safety system serves the control cell whose process it protects",
 		[key, zone.serves, served.kind],
 	)
+}
+
+# `apps` is what plantctl facts found the service to carry; a service it could not match to
+# the catalogue has none, and is on no allowlist.
+_allowlist_problem(service, _) := "carries no protocol of the catalogue (protocols.yaml); name an app" if {
+	service.apps == []
+}
+
+_allowlist_problem(service, pair) := msg if {
+	bad := sort([id | some id in service.apps; not pair in input.protocols[id].between])
+	count(bad) > 0
+	msg := sprintf("carries %s, not allowed between %s (protocols.yaml between)", [concat(", ", bad), pair])
 }

@@ -173,3 +173,26 @@ test_seg_018_near_miss_inspected_deeply if {
 	])
 	count(fixture.found(segmentation.deny, "SEG-018")) == 0 with input as base
 }
+
+# SEG-020
+
+test_seg_020_fires_for_ssh_from_the_enterprise_into_the_cell_supervisor if {
+	result := segmentation.deny with input as plus_conduit(fixture.base, {"id": "admin", "from": "ent", "to": "dmz", "services": ssh, "inspection": "deep"})
+	fixture.found(result, "SEG-020") == {{
+		"kind": "conduit", "id": "north/admin", "field": ["services", 0],
+		"msg": "conduit admin service 1 carries ssh, not allowed between enterprise->industrial-dmz (protocols.yaml between)",
+	}}
+}
+
+test_seg_020_fires_for_a_service_the_catalogue_does_not_know if {
+	result := segmentation.deny with input as fixture.change(["conduits", "north/egress", "services", 0], {"protocol": "tcp", "port": 9999, "apps": []})
+	fixture.found(result, "SEG-020") == {{
+		"kind": "conduit", "id": "north/egress", "field": ["services", 0],
+		"msg": "conduit egress service 1 carries no protocol of the catalogue (protocols.yaml); name an app",
+	}}
+}
+
+test_seg_020_near_miss_mqtts_from_the_enterprise_to_the_dmz if {
+	base := plus_conduit(fixture.base, {"id": "sub", "from": "ent", "to": "dmz", "services": [{"protocol": "tcp", "port": 8883, "apps": ["mqtts"]}]})
+	count(fixture.found(segmentation.deny, "SEG-020")) == 0 with input as base
+}
