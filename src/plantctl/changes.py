@@ -115,5 +115,16 @@ def export_tree(repo: Path, rev: str, subdir: str, target: Path) -> Path:
     """Write `subdir` as committed at `rev` into target/subdir (used for the BASE policies)."""
     data = _git(repo, "archive", "--format=tar", rev, subdir)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(target, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")
+        else:  # Python before 3.11.4 (Debian 12 ships 3.11.2): files and folders inside only
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if (
+                    not (member.isfile() or member.isdir())
+                    or member.name.startswith("/")
+                    or (".." in parts)
+                ):
+                    raise GitError(f"git archive {rev} {subdir}: refused {member.name!r}")
+            tar.extractall(target)  # noqa: S202 - every member checked above
     return target / subdir
