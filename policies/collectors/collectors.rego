@@ -1,8 +1,9 @@
 # METADATA
 # title: Read-only collectors
 # description: >-
-#   Collectors (sites/<site>/collectors.yaml) only read: Modbus function codes 1-4 and OPC UA
-#   read or subscribe. Each signal is written for the collector's protocol, which is its
+#   Collectors (sites/<site>/collectors.yaml) only read: Modbus function codes 1-4, OPC UA
+#   read or subscribe, S7 reads (area, offset, type) and Logix tag reads (tag, type), the last
+#   two with no way to say write in the schema. Each signal is written for the collector's protocol, which is its
 #   machine controller's; gateway and machine are in the collector's site, and a collector
 #   publishes only under its own site, zone and machine (<site>/<zone>/<machine>/...).
 package plant.collectors
@@ -15,7 +16,7 @@ read_function_codes := {1, 2, 3, 4}
 read_operations := {"read", "subscribe"}
 
 # The signal block each collector protocol needs.
-blocks := {"modbus-tcp": "modbus", "opcua": "opcua"}
+blocks := {"modbus-tcp": "modbus", "opcua": "opcua", "s7": "s7", "ethernet-ip": "logix"}
 
 # METADATA
 # title: Modbus reads only (function codes 1-4)
@@ -69,8 +70,8 @@ deny contains v if {
 # METADATA
 # title: Signals are written for the collector's protocol
 # description: >-
-#   Every signal of a modbus-tcp collector has a modbus block and no opcua block; every signal
-#   of an opcua collector has an opcua block and no modbus block.
+#   Every signal of a collector has the block of its protocol (modbus-tcp: modbus, opcua:
+#   opcua, s7: s7, ethernet-ip: logix) and no other protocol's block.
 # custom:
 #   id: COL-003
 #   severity: medium
@@ -82,7 +83,7 @@ deny contains v if {
 	some id, collector in input.collectors
 	wanted := blocks[collector.protocol]
 	some i, signal in collector.signals
-	some block in {"modbus", "opcua"}
+	some block in {"modbus", "opcua", "s7", "logix"}
 	problem := _block_problem(signal, block, wanted)
 	msg := sprintf("signal %s of collector %s (%s) %s", [signal.name, id, collector.protocol, problem])
 	v := violation.new(rego.metadata.rule(), "collector", id, ["signals", i], msg)
@@ -119,7 +120,7 @@ deny contains v if {
 #   owner: maintenance
 #   principle: 4 Balance speed and security
 #   iec62443: ["SR 7.6"]
-#   recommended_action: Set the collector's protocol to the controller's (modbus-tcp or opcua).
+#   recommended_action: Set the collector's protocol to the controller's (modbus-tcp, opcua, s7 or ethernet-ip).
 deny contains v if {
 	some id, collector in input.collectors
 	machine := input.machines[collector.machine]
@@ -170,6 +171,8 @@ _block_problem(signal, block, wanted) := msg if {
 _example := {
 	"modbus": "modbus: {function: <1-4>, address: <register>}",
 	"opcua": "opcua: {node_id: <node>, operation: read}",
+	"s7": "s7: {area: db, db: <number>, offset: <byte>, type: <type>}",
+	"logix": "logix: {tag: <name>, type: <type>}",
 }
 
 _protocol_fix(protocol) := sprintf("set protocol to %s", [protocol]) if blocks[protocol]
@@ -177,7 +180,7 @@ _protocol_fix(protocol) := sprintf("set protocol to %s", [protocol]) if blocks[p
 _protocol_fix(protocol) := msg if {
 	not blocks[protocol]
 	msg := sprintf(
-		"collectors read only modbus-tcp and opcua, not %s: %s",
+		"collectors read only modbus-tcp, opcua, s7 and ethernet-ip, not %s: %s",
 		[protocol, "read the machine through an OPC UA server it offers, or not at all"],
 	)
 }

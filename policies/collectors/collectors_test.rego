@@ -60,6 +60,43 @@ test_col_003_near_miss_full_modbus_block if {
 	)
 }
 
+# An S7 collector (c1 on an S7 CPU) and a Logix collector (c2 on a ControlLogix).
+_s7_input := json.patch(fixture.base, [
+	{"op": "replace", "path": "/machines/m1/controller", "value": {"protocol": "s7", "address": "10.1.1.21", "port": 102}},
+	{"op": "replace", "path": "/collectors/c1/protocol", "value": "s7"},
+	{"op": "remove", "path": "/collectors/c1/signals/0/modbus"},
+	{"op": "add", "path": "/collectors/c1/signals/0/s7", "value": {"area": "db", "db": 10, "offset": 0, "type": "int"}},
+	{"op": "replace", "path": "/machines/m2/controller", "value": {"protocol": "ethernet-ip", "address": "10.1.1.22", "port": 44818}},
+	{"op": "replace", "path": "/collectors/c2/protocol", "value": "ethernet-ip"},
+	{"op": "remove", "path": "/collectors/c2/signals/0/opcua"},
+	{"op": "add", "path": "/collectors/c2/signals/0/logix", "value": {"tag": "Status", "type": "DINT"}},
+	{"op": "remove", "path": "/collectors/c2/signals/1/opcua"},
+	{"op": "add", "path": "/collectors/c2/signals/1/logix", "value": {"tag": "Count", "type": "DINT"}},
+])
+
+test_col_003_near_miss_s7_and_logix_blocks if {
+	count(collectors.deny) == 0 with input as _s7_input
+}
+
+test_col_003_fires_for_an_s7_signal_without_its_block if {
+	result := collectors.deny with input as json.remove(_s7_input, ["/collectors/c1/signals/0/s7"])
+	fixture.found(result, "COL-003") == {{
+		"kind": "collector", "id": "c1", "field": ["signals", 0],
+		"msg": "signal status of collector c1 (s7) has no s7 block; add s7: {area: db, db: <number>, offset: <byte>, type: <type>}",
+	}}
+}
+
+test_col_003_fires_for_a_logix_signal_with_an_opcua_block if {
+	result := collectors.deny with input as json.patch(_s7_input, [{
+		"op": "add", "path": "/collectors/c2/signals/1/opcua",
+		"value": {"node_id": "ns=2;s=Count", "operation": "read"},
+	}])
+	fixture.found(result, "COL-003") == {{
+		"kind": "collector", "id": "c2", "field": ["signals", 1],
+		"msg": "signal part-count of collector c2 (ethernet-ip) has a opcua block, which its protocol does not use; remove it",
+	}}
+}
+
 # COL-004
 
 test_col_004_fires_for_a_machine_of_another_site if {
@@ -105,7 +142,7 @@ test_col_005_fires_for_an_unsupported_protocol if {
 	result := collectors.deny with input as fixture.change(["machines", "m1", "controller", "protocol"], "profinet")
 	fixture.found(result, "COL-005") == {{
 		"kind": "collector", "id": "c1", "field": ["protocol"],
-		"msg": "collector c1 speaks modbus-tcp but the controller of machine m1 speaks profinet; collectors read only modbus-tcp and opcua, not profinet: read the machine through an OPC UA server it offers, or not at all",
+		"msg": "collector c1 speaks modbus-tcp but the controller of machine m1 speaks profinet; collectors read only modbus-tcp, opcua, s7 and ethernet-ip, not profinet: read the machine through an OPC UA server it offers, or not at all",
 	}}
 }
 

@@ -142,6 +142,31 @@ test_seg_006_near_miss_target_port_in_a_range if {
 	])
 }
 
+# An S7 CPU (m1, tcp 102) and a Logix controller (m2, tcp 44818): the conduit must carry exactly
+# those ports; the Modbus and OPC UA ports it has do not do.
+_s7_logix := [
+	{"op": "replace", "path": ["machines", "m1", "controller"], "value": {"protocol": "s7", "address": "10.1.1.21", "port": 102}},
+	{"op": "replace", "path": ["collectors", "c1", "protocol"], "value": "s7"},
+	{"op": "replace", "path": ["machines", "m2", "controller"], "value": {"protocol": "ethernet-ip", "address": "10.1.1.22", "port": 44818}},
+	{"op": "replace", "path": ["collectors", "c2", "protocol"], "value": "ethernet-ip"},
+]
+
+test_seg_006_fires_for_s7_and_logix_ports_the_conduit_lacks if {
+	result := segmentation.deny with input as fixture.patch(_s7_logix)
+	{[v.id, v.msg] | some v in fixture.found(result, "SEG-006")} == {
+		["c1", "collector c1 needs gateway gw1 (10.1.2.21, zone sup) to reach m1 at 10.1.1.21 tcp 102 (zone cell), and no conduit allows it; add a conduit from sup to cell in sites/north/conduits.yaml with source 10.1.2.21, destination 10.1.1.21 and service tcp 102, or extend one"],
+		["c2", "collector c2 needs gateway gw1 (10.1.2.21, zone sup) to reach m2 at 10.1.1.22 tcp 44818 (zone cell), and no conduit allows it; add a conduit from sup to cell in sites/north/conduits.yaml with source 10.1.2.21, destination 10.1.1.22 and service tcp 44818, or extend one"],
+	}
+}
+
+test_seg_006_near_miss_s7_and_logix_ports_in_the_conduit if {
+	result := segmentation.deny with input as fixture.patch(array.concat(_s7_logix, [{
+		"op": "replace", "path": ["conduits", "north/read-cell", "services"],
+		"value": [{"protocol": "tcp", "port": 102, "apps": ["s7comm"]}, {"protocol": "tcp", "port": 44818, "apps": ["ethernet-ip"]}],
+	}]))
+	fixture.found(result, "SEG-006") == set()
+}
+
 # SEG-007
 
 test_seg_007_fires_without_a_conduit_to_the_broker if {

@@ -3,7 +3,9 @@
 One JSON file per gateway (rendered from the inventory by plantctl.collector.render, written by
 the `collector` Ansible role). Loading it is where the read-only rule is first enforced: a signal
 that asks for any Modbus function code other than 1-4, or any OPC UA service other than read or
-subscribe, makes the whole configuration invalid. Nothing is read from a machine then.
+subscribe, makes the whole configuration invalid. Nothing is read from a machine then. S7 points
+(area, data block, byte offset, type) and Logix points (tag name, type) have no field that could
+ask for a write at all; a tag name with a write suffix (`Tag=value`) is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +21,24 @@ from plantctl.collector.readonly import MODBUS_READ_FUNCTIONS
 
 VERSION = 1
 OPCUA_READ_OPERATIONS = frozenset({"read", "subscribe"})
-PROTOCOLS = ("modbus-tcp", "opcua")
+PROTOCOLS = ("modbus-tcp", "opcua", "s7", "ethernet-ip")
+# The signal block each protocol's signals carry (and no other).
+BLOCKS = {"modbus-tcp": "modbus", "opcua": "opcua", "s7": "s7", "ethernet-ip": "logix"}
+# S7 memory areas by their inventory names; a data block (db) also needs its number.
+S7_AREAS = ("db", "inputs", "outputs", "markers")
+# S7 data types and their size in bytes (bool is one bit of the byte at `offset`).
+S7_TYPES = {
+    "bool": 1, "byte": 1, "char": 1, "word": 2, "int": 2, "uint": 2,
+    "dword": 4, "dint": 4, "udint": 4, "real": 4, "lreal": 8,
+}  # fmt: skip
+# Logix atomic data types a tag may be read as.
+LOGIX_TYPES = ("BOOL", "SINT", "INT", "DINT", "LINT", "USINT", "UINT", "UDINT", "REAL", "LREAL")
+# A Logix tag by name: Program:<name>. prefix, members and one-dimensional indexes; no '='
+# (the value of a write in every Logix tool's syntax), no spaces, nothing else.
+_LOGIX_TAG = re.compile(
+    r"^(Program:[A-Za-z_][A-Za-z0-9_]{0,39}\.)?[A-Za-z_][A-Za-z0-9_]{0,39}(\[[0-9]{1,5}\])?"
+    r"(\.[A-Za-z_][A-Za-z0-9_]{0,39}(\[[0-9]{1,5}\])?){0,7}$"
+)
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _TOPIC_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 _NODE_ID = re.compile(r"^ns=[0-9]+;[isgb]=.+$")
@@ -44,6 +63,25 @@ class OpcUaPoint:
 
 
 @dataclass(frozen=True)
+class S7Point:
+    area: str  # db | inputs | outputs | markers
+    offset: int  # byte offset in the area
+    type: str  # one of S7_TYPES
+    db: int = 0  # the data block number (area db only)
+    bit: int = 0  # the bit of a bool
+
+    @property
+    def size(self) -> int:
+        return S7_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class LogixPoint:
+    tag: str
+    type: str  # one of LOGIX_TYPES
+
+
+@dataclass(frozen=True)
 class Signal:
     name: str
     data_class: str
@@ -52,6 +90,8 @@ class Signal:
     unit: str | None = None
     modbus: ModbusPoint | None = None
     opcua: OpcUaPoint | None = None
+    s7: S7Point | None = None
+    logix: LogixPoint | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +106,8 @@ class Source:
     topic_prefix: str  # <site>/<zone>/<machine>
     signals: tuple[Signal, ...]
     unit_id: int = 1
+    rack: int = 0  # S7: the CPU's rack and slot, from the machine's controller record
+    slot: int = 1
 
     def topic(self, signal: Signal) -> str:
         return f"{self.topic_prefix}/{signal.data_class}/{signal.name}"
@@ -198,6 +240,11 @@ def _source(raw: Any, at: str, need, problems: list[str]) -> Source | None:
     address = need(raw, "address", str, at)
     port = need(raw, "port", int, at)
     unit_id = need(raw, "unit_id", int, at, required=False)
+    rack = need(raw, "rack", int, at, required=False)
+    slot = need(raw, "slot", int, at, required=False)
+    for key, value, top in (("rack", rack, 7), ("slot", slot, 31)):
+        if value is not None and not 0 <= value <= top:
+            problems.append(f"{at}.{key}: must be 0-{top}")
     prefix = need(raw, "topic_prefix", str, at)
     if protocol is not None and protocol not in PROTOCOLS:
         problems.append(f"{at}.protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
@@ -221,6 +268,8 @@ def _source(raw: Any, at: str, need, problems: list[str]) -> Source | None:
         prefix,
         tuple(signals),
         unit_id if unit_id is not None else 1,
+        rack if rack is not None else 0,
+        slot if slot is not None else 1,
     )
 
 
@@ -273,21 +322,90 @@ def _signal(
             problems.append(f"{label}.opcua.node_id: {node_id!r} is not an OPC UA node id")
         elif node_id is not None and operation is not None:
             opcua = OpcUaPoint(node_id, operation)
-    if protocol == "modbus-tcp" and (modbus is None or "opcua" in raw):
-        if "modbus" not in raw:
-            problems.append(f"{label}: a modbus-tcp source needs a 'modbus' point per signal")
-        elif "opcua" in raw:
-            problems.append(f"{label}: a modbus-tcp source cannot have an 'opcua' point")
-        return None
-    if protocol == "opcua" and (opcua is None or "modbus" in raw):
-        if "opcua" not in raw:
-            problems.append(f"{label}: an opcua source needs an 'opcua' point per signal")
-        elif "modbus" in raw:
-            problems.append(f"{label}: an opcua source cannot have a 'modbus' point")
-        return None
+    s7 = _s7(raw["s7"], label, need, problems) if "s7" in raw else None
+    logix = _logix(raw["logix"], label, need, problems) if "logix" in raw else None
+    points = {"modbus": modbus, "opcua": opcua, "s7": s7, "logix": logix}
+    wanted = BLOCKS.get(protocol or "")
+    if wanted is not None:
+        others = sorted(b for b in points if b != wanted and b in raw)
+        article = "a" if protocol == "modbus-tcp" else "an"
+        if wanted not in raw:
+            problems.append(
+                f"{label}: {article} {protocol} source needs a {wanted!r} point per signal"
+            )
+        for other in others:
+            problems.append(f"{label}: {article} {protocol} source cannot have a {other!r} point")
+        if points[wanted] is None or others:
+            return None
     if None in (name, data_class, interval):
         return None
-    return Signal(name, data_class, interval, meaning, unit, modbus, opcua)
+    return Signal(name, data_class, interval, meaning, unit, modbus, opcua, s7, logix)
+
+
+def _s7(raw: Any, label: str, need, problems: list[str]) -> S7Point | None:
+    """An S7 read: area, byte offset and type (the schema has no field that could write)."""
+    at = f"{label}.s7"
+    if not isinstance(raw, dict):
+        problems.append(f"{at}: must be an object")
+        return None
+    unknown = sorted(set(raw) - {"area", "db", "offset", "bit", "type"})
+    if unknown:
+        problems.append(f"{at}: unknown keys {', '.join(unknown)}; an S7 point only reads")
+    area = need(raw, "area", str, at)
+    offset = need(raw, "offset", int, at)
+    kind = need(raw, "type", str, at)
+    db = need(raw, "db", int, at, required=False)
+    bit = need(raw, "bit", int, at, required=False) or 0
+    ok = not unknown
+    if area is not None and area not in S7_AREAS:
+        problems.append(f"{at}.area: {area!r} is not one of {', '.join(S7_AREAS)}")
+        ok = False
+    if kind is not None and kind not in S7_TYPES:
+        problems.append(f"{at}.type: {kind!r} is not an S7 data type ({', '.join(S7_TYPES)})")
+        ok = False
+    if area == "db" and (db is None or not 1 <= db <= 65535):
+        problems.append(f"{at}.db: a data block number 1-65535 is needed, got {db!r}")
+        ok = False
+    if area not in (None, "db") and db is not None:
+        problems.append(f"{at}.db: only area db has a data block number")
+        ok = False
+    if offset is not None and not 0 <= offset <= 65535:
+        problems.append(f"{at}.offset: must be 0-65535")
+        ok = False
+    if not 0 <= bit <= 7 or (bit and kind != "bool"):
+        problems.append(f"{at}.bit: 0-7, and only for type bool")
+        ok = False
+    if not ok or None in (area, offset, kind):
+        return None
+    return S7Point(area, offset, kind, db or 0, bit)
+
+
+def _logix(raw: Any, label: str, need, problems: list[str]) -> LogixPoint | None:
+    """A Logix tag read by name and type (the schema has no field that could write)."""
+    at = f"{label}.logix"
+    if not isinstance(raw, dict):
+        problems.append(f"{at}: must be an object")
+        return None
+    unknown = sorted(set(raw) - {"tag", "type"})
+    if unknown:
+        problems.append(f"{at}: unknown keys {', '.join(unknown)}; a Logix point only reads")
+    tag = need(raw, "tag", str, at)
+    kind = need(raw, "type", str, at)
+    ok = not unknown
+    if tag is not None and "=" in tag:
+        problems.append(
+            f"{at}.tag: {tag!r} has a write suffix (=value); the collector only reads tags"
+        )
+        ok = False
+    elif tag is not None and not _LOGIX_TAG.match(tag):
+        problems.append(f"{at}.tag: {tag!r} is not a Logix tag name")
+        ok = False
+    if kind is not None and kind not in LOGIX_TYPES:
+        problems.append(f"{at}.type: {kind!r} is not a Logix data type ({', '.join(LOGIX_TYPES)})")
+        ok = False
+    if not ok or None in (tag, kind):
+        return None
+    return LogixPoint(tag, kind)
 
 
 def to_dict(config: Config) -> dict:
@@ -313,6 +431,14 @@ def to_dict(config: Config) -> dict:
                 out["modbus"]["scale"] = s.modbus.scale
         if s.opcua:
             out["opcua"] = {"node_id": s.opcua.node_id, "operation": s.opcua.operation}
+        if s.s7:
+            out["s7"] = {"area": s.s7.area, "offset": s.s7.offset, "type": s.s7.type}
+            if s.s7.area == "db":
+                out["s7"]["db"] = s.s7.db
+            if s.s7.type == "bool":
+                out["s7"]["bit"] = s.s7.bit
+        if s.logix:
+            out["logix"] = {"tag": s.logix.tag, "type": s.logix.type}
         return out
 
     b = config.broker
@@ -344,6 +470,8 @@ def to_dict(config: Config) -> dict:
                 "address": s.address,
                 "port": s.port,
                 "unit_id": s.unit_id,
+                "rack": s.rack,
+                "slot": s.slot,
                 "topic_prefix": s.topic_prefix,
                 "signals": [signal(x) for x in s.signals],
             }

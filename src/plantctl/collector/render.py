@@ -42,6 +42,8 @@ def sources(inv: Inventory, gateway: str) -> list[dict[str, Any]]:
                 "address": target["address"],
                 "port": target["port"],
                 "unit_id": controller.get("unit_id", 1),
+                "rack": controller.get("rack", 0),
+                "slot": controller.get("slot", 1),
                 "topic_prefix": prefix,
                 "signals": [_signal(s) for s in col["signals"]],
             }
@@ -50,7 +52,7 @@ def sources(inv: Inventory, gateway: str) -> list[dict[str, Any]]:
 
 
 def _signal(raw: dict[str, Any]) -> dict[str, Any]:
-    keep = ("name", "data_class", "interval_s", "meaning", "unit", "modbus", "opcua")
+    keep = ("name", "data_class", "interval_s", "meaning", "unit", "modbus", "opcua", "s7", "logix")
     return {k: raw[k] for k in keep if k in raw}
 
 
