@@ -6,6 +6,12 @@
 - A role may subscribe only to the data classes that list it as a viewer (data_classes[].viewers):
   `<site>/+/+/<data class>/+`. It publishes nothing.
 
+Gateways with `payload: sparkplug-b` publish Sparkplug B instead (collector/sparkplug.py):
+`spBv1.0/<group>/<type>/<gateway>/<machine>.<data class>`. Their collectors may publish NBIRTH
+and NDEATH of their gateway, DBIRTH, DDATA and DDEATH of their own devices, and read only their
+gateway's NCMD (a rebirth request). A role may subscribe to the devices of the data classes it
+views, by name, and to the NBIRTH/NDEATH of those devices' gateways (state, no values).
+
 Accounts are named `collector.<id>` and `role.<id>`: the dot cannot occur in an inventory id, so a
 collector can never be confused with a role. Clients authenticate with a TLS client certificate
 whose common name is the account name (Mosquitto `use_identity_as_username`).
@@ -96,6 +102,37 @@ def collector_topics(inv: Inventory, collector: dict, site: str) -> tuple[str, .
     )
 
 
+SPARKPLUG = "spBv1.0"
+
+
+def sparkplug_group(inv: Inventory, collector: dict, site: str) -> str | None:
+    """The Sparkplug group id of the collector's gateway, or None for a JSON gateway."""
+    gw = inv.get("gateway", collector["gateway"])
+    if gw is None or gw.data.get("payload", "json") != "sparkplug-b":
+        return None
+    return tokens.ident(gw.data.get("sparkplug_group", site), "sparkplug group")
+
+
+def sparkplug_devices(inv: Inventory, collector: dict, site: str) -> tuple[str, ...]:
+    machine = inv.get("machine", collector["machine"])
+    if machine is None:
+        raise KeyError(collector["machine"])
+    classes = sorted({s["data_class"] for s in collector["signals"]})
+    return tuple(
+        f"{tokens.ident(machine.key, 'machine id')}.{tokens.ident(c, 'data class')}"
+        for c in classes
+    )
+
+
+def sparkplug_topics(inv: Inventory, collector: dict, site: str, group: str):
+    """(write, read) of a Sparkplug collector."""
+    node = f"{SPARKPLUG}/{group}/{{}}/{tokens.ident(collector['gateway'], 'gateway id')}"
+    write = [node.format("NBIRTH"), node.format("NDEATH")]
+    for dev in sparkplug_devices(inv, collector, site):
+        write += [f"{node.format(kind)}/{dev}" for kind in ("DBIRTH", "DDATA", "DDEATH")]
+    return tuple(write), (node.format("NCMD"),)
+
+
 def viewable_classes(inv: Inventory, role_id: str) -> tuple[str, ...]:
     return tuple(
         sorted(
@@ -115,27 +152,32 @@ def build(inv: Inventory, site: str) -> BrokerAccess:
     if svc is None:
         raise KeyError(f"{site}: no broker in site.yaml services")
     accounts: list[Account] = []
+    # Sparkplug devices by data class: [(group, gateway, device)]
+    sparkplug: dict[str, list[tuple[str, str, str]]] = {}
     for rec in sorted(inv.site_objects("collector", site), key=lambda r: r.key):
+        group = sparkplug_group(inv, rec.data, site)
+        if group is None:
+            write, read = collector_topics(inv, rec.data, site), ()
+        else:
+            write, read = sparkplug_topics(inv, rec.data, site, group)
+            for dev in sparkplug_devices(inv, rec.data, site):
+                cls = dev.split(".", 1)[1]
+                sparkplug.setdefault(cls, []).append((group, rec.data["gateway"], dev))
         accounts.append(
-            Account(
-                collector_account(rec.key),
-                "collector",
-                rec.key,
-                write=collector_topics(inv, rec.data, site),
-            )
+            Account(collector_account(rec.key), "collector", rec.key, read=read, write=write)
         )
     for role_id in sorted(inv.of("role")):
         classes = viewable_classes(inv, role_id)
         if not classes:
             continue
-        accounts.append(
-            Account(
-                role_account(role_id),
-                "role",
-                role_id,
-                read=tuple(f"{tokens.ident(site)}/+/+/{tokens.ident(c)}/+" for c in classes),
-            )
-        )
+        read = [f"{tokens.ident(site)}/+/+/{tokens.ident(c)}/+" for c in classes]
+        for group, gateway, dev in sorted({d for c in classes for d in sparkplug.get(c, [])}):
+            read.append(f"{SPARKPLUG}/{group}/+/{gateway}/{dev}")
+            for kind in ("NBIRTH", "NDEATH"):
+                topic = f"{SPARKPLUG}/{group}/{kind}/{gateway}"
+                if topic not in read:
+                    read.append(topic)
+        accounts.append(Account(role_account(role_id), "role", role_id, read=tuple(read)))
     return BrokerAccess(
         site=tokens.ident(site, "site id"),
         broker_id=tokens.ident(svc["id"], "broker id"),

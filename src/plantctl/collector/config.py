@@ -42,6 +42,9 @@ _LOGIX_TAG = re.compile(
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _TOPIC_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
 _NODE_ID = re.compile(r"^ns=[0-9]+;[isgb]=.+$")
+PAYLOADS = ("json", "sparkplug-b")
+# A Sparkplug group id is one topic level: no '/', and no MQTT wildcard ('#', '+').
+_SPARKPLUG_GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class ConfigError(ValueError):
@@ -139,6 +142,8 @@ class Config:
     state_dir: str
     max_inflight: int = 200
     source_file: str = field(default="<memory>", compare=False)
+    payload: str = "json"  # json | sparkplug-b
+    sparkplug_group: str = ""  # the Sparkplug group id (sparkplug-b only)
 
     def signal_count(self) -> int:
         return sum(len(s.signals) for s in self.sources)
@@ -204,9 +209,20 @@ def parse(data: Any, where: str = "<config>") -> Config:
     for name, value in (("site", site), ("gateway", gateway)):
         if value is not None and not _ID.match(value):
             problems.append(f"{name}: {value!r} is not an id")
+    payload = need(data, "payload", str, "config", required=False) or "json"
+    group = need(data, "sparkplug_group", str, "config", required=False) or (site or "")
+    if payload not in PAYLOADS:
+        problems.append(f"payload: {payload!r} is not one of {', '.join(PAYLOADS)}")
+    if payload == "sparkplug-b" and not _SPARKPLUG_GROUP.match(group):
+        problems.append(
+            f"sparkplug_group: {group!r} is not a Sparkplug group id (one topic level of "
+            "letters, digits, '_', '.', '-'; never '/', '#' or '+')"
+        )
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
-    return Config(site, gateway, broker, tuple(sources), state_dir, max_inflight, where)
+    return Config(
+        site, gateway, broker, tuple(sources), state_dir, max_inflight, where, payload, group
+    )
 
 
 def _broker(raw: Any, need, problems: list[str]) -> Broker | None:
@@ -442,10 +458,14 @@ def to_dict(config: Config) -> dict:
         return out
 
     b = config.broker
+    extra: dict[str, Any] = {}
+    if config.payload != "json":
+        extra = {"payload": config.payload, "sparkplug_group": config.sparkplug_group}
     return {
         "version": VERSION,
         "site": config.site,
         "gateway": config.gateway,
+        **extra,
         "state_dir": config.state_dir,
         "max_inflight": config.max_inflight,
         "broker": {

@@ -5,6 +5,10 @@ and deletes each from the spool when its PUBACK arrives. While the connection is
 is handed over; paho re-sends what it already holds when it reconnects, and the spool keeps the
 rest. Acknowledgements are passed from paho's network thread to ours through a deque (appends
 and pops are atomic), so no lock is held across paho calls.
+
+With `payload: sparkplug-b` an EdgeNode (sparkplug.py) turns each spooled sample into DDATA;
+on every connection the NBIRTH and DBIRTHs go out before any data, NDEATH is the will, and an
+NCMD asking for a rebirth publishes the births again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from plantctl.collector import sparkplug
 from plantctl.collector.config import Broker
 from plantctl.collector.spool import Spool
 
@@ -23,7 +28,13 @@ log = logging.getLogger(__name__)
 
 
 class Publisher:
-    def __init__(self, broker: Broker, spool_path: Path, window: int = 200):
+    def __init__(
+        self,
+        broker: Broker,
+        spool_path: Path,
+        window: int = 200,
+        node: sparkplug.EdgeNode | None = None,
+    ):
         import paho.mqtt.client as mqtt
 
         self.broker = broker
@@ -38,6 +49,9 @@ class Publisher:
         self.published = 0  # acknowledged by the broker
         self.connects = 0
         self.last_error: str | None = None
+        self.node = node
+        self.births = 0  # Sparkplug: how many times NBIRTH was published
+        self._order = threading.Lock()  # births and data leave in order (sequence numbers)
 
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -59,6 +73,9 @@ class Publisher:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        if node is not None:
+            client.will_set(*node.death(), qos=1, retain=False)
+            client.message_callback_add(node.topic("NCMD"), self._on_command)
         self._client = client
 
     # paho callbacks (network thread) ----------------------------------------------------------
@@ -71,6 +88,9 @@ class Publisher:
         self.connects += 1
         self.last_error = None
         log.info("connected to %s:%s", self.broker.host, self.broker.port)
+        if self.node is not None:
+            client.subscribe(self.node.topic("NCMD"), qos=1)
+            self._birth()
         self._connected.set()
         self._wake.set()
 
@@ -78,6 +98,27 @@ class Publisher:
         if self._connected.is_set():
             log.warning("disconnected from the broker (%s); buffering on disk", reason_code)
         self._connected.clear()
+        if self.node is not None:  # the next connection has the next bdSeq, and its own will
+            self.node.bd_seq = (self.node.bd_seq + 1) % 256
+            client.will_set(*self.node.death(), qos=1, retain=False)
+
+    def _birth(self) -> None:
+        with self._order:
+            for topic, body in self.node.births():
+                self._client.publish(topic, body, qos=0)
+            self.births += 1
+
+    def _on_command(self, client, userdata, message) -> None:
+        """NCMD: only a rebirth request is acted upon; nothing is ever written to a machine."""
+        try:
+            rebirth = sparkplug.wants_rebirth(message.payload)
+        except ValueError:
+            rebirth = False
+        if rebirth:
+            log.info("rebirth requested on %s", message.topic)
+            self._birth()
+        else:
+            log.warning("ignoring a Sparkplug command on %s (only rebirth is done)", message.topic)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._acked.append(mid)
@@ -130,7 +171,15 @@ class Publisher:
                     continue
                 rows = spool.after(handed, room)
                 for seq, topic, payload in rows:
-                    info = self._client.publish(topic, payload, qos=1)
+                    with self._order:
+                        if self.node is not None:
+                            message = self.node.data(topic, payload)
+                            if message is None:  # not a signal of this configuration
+                                spool.remove([seq])
+                                handed = seq
+                                continue
+                            topic, payload = message
+                        info = self._client.publish(topic, payload, qos=1)
                     self._inflight[info.mid] = seq
                     handed = seq
                 if len(rows) == room:

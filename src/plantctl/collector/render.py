@@ -89,5 +89,8 @@ def render(
         },
         "sources": sources(inv, gateway),
     }
+    if gw.data.get("payload", "json") != "json":
+        doc["payload"] = gw.data["payload"]
+        doc["sparkplug_group"] = gw.data.get("sparkplug_group", gw.site)
     config.parse(doc, f"collector configuration of {gateway}")
     return doc

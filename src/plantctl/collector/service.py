@@ -16,6 +16,7 @@ from pathlib import Path
 from plantctl.collector.config import Config
 from plantctl.collector.publisher import Publisher
 from plantctl.collector.sampling import SourceRunner, runner_for
+from plantctl.collector.sparkplug import EdgeNode
 from plantctl.collector.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,10 @@ class Collector:
         backlog = self._spool.backlog()
         if backlog:
             log.info("%d samples from an earlier run are waiting to be published", backlog)
-        self.publisher = Publisher(self.config.broker, self.spool_path, self.config.max_inflight)
+        node = EdgeNode(self.config) if self.config.payload == "sparkplug-b" else None
+        self.publisher = Publisher(
+            self.config.broker, self.spool_path, self.config.max_inflight, node=node
+        )
         self.publisher.start()
         self.runners = [runner_for(s, self._sink, self.config.gateway) for s in self.config.sources]
         tasks = [asyncio.create_task(r.run(), name=r.source.id) for r in self.runners]
