@@ -400,6 +400,16 @@ VARIATIONS = [
         "    services: [{app: modbus-tcp}]\n    purpose: Gateways publish",
         "services: [{app: modbus-tcp}]",
     ),
+    # Attack paths (policies/segmentation/paths.rego): remote access -> supervisory -> cell
+    # with one inspected hop once the bastion's conduit stops inspecting.
+    Variation(
+        "SEG-019",
+        "sites/ridgeway/conduits.yaml",
+        "    purpose: Granted sessions from the bastion to gateways and the HMI server\n",
+        "    purpose: Granted sessions from the bastion to gateways and the HMI server\n"
+        "    inspection: none\n",
+        "inspection: none",
+    ),
     Variation(
         "SEG-020",
         "sites/ridgeway/conduits.yaml",

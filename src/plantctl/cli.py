@@ -152,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_plan_check)
 
+    p = sub.add_parser("paths", help="attack paths of a site over allowed conduits (exit 0, 2)")
+    _inventory_arg(p)
+    p.add_argument("--site", required=True)
+    p.add_argument(
+        "--from",
+        dest="origin",
+        help="internet, enterprise, remote-access (zones of that kind) or a zone "
+        "(default: internet, enterprise and remote-access)",
+    )
+    p.add_argument("--to", help="a zone, or a device (id or address)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_paths)
+
     from plantctl import decision
 
     decision.add_parser(sub)
@@ -565,6 +578,22 @@ def cmd_plan_check(args) -> int:
     else:
         sys.stdout.write(plancheck.render_text(args.site, decision))
     return EXIT_VIOLATIONS if decision["violations"] else EXIT_OK
+
+
+def cmd_paths(args) -> int:
+    from plantctl import paths
+
+    inv = _load(args)
+    try:
+        result = paths.find(inv, args.site, args.origin, args.to)
+    except paths.PathInputError as exc:
+        print(f"plantctl paths: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.format == "json":
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(paths.render_text(result))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from plantctl import addressing, protocols
+from plantctl import addressing, paths, protocols
 from plantctl.inventory import Inventory
 from plantctl.ownership import RESPONSIBILITIES, resolve
 
@@ -78,4 +78,6 @@ def build(inv: Inventory, now: datetime | None = None) -> dict:
         "devices": table("device"),
         "waivers": table("waiver"),
         "devices_by_address": by_address,
+        # Every site's attack paths from the internet, enterprise and remote access (paths.py).
+        "attack_paths": paths.fact(inv),
     }
