@@ -24,14 +24,14 @@ def _site(index: int, devices: int) -> dict[str, str]:
     cells = max(1, -(-int(devices * 0.9) // MACHINES_PER_CELL))
     machines, gateways, collectors, conduits = [], [], [], []
     zones = [
-        f"  - {{id: supervisory, name: Supervisory, purdue_level: 2, security_level_target: 2, "
-        f"vlan: 120, cidr: 10.{octet}.200.0/22}}",
-        f"  - {{id: dmz, name: DMZ, purdue_level: 3.5, security_level_target: 3, vlan: 135, "
-        f"cidr: 10.{octet}.210.0/24}}",
-        f"  - {{id: remote-access, name: Remote access, purdue_level: 3.5, "
+        f"  - {{id: supervisory, name: Supervisory, kind: supervisory, purdue_level: 2, "
+        f"security_level_target: 2, vlan: 120, cidr: 10.{octet}.200.0/22}}",
+        f"  - {{id: dmz, name: DMZ, kind: industrial-dmz, purdue_level: 3.5, "
+        f"security_level_target: 3, vlan: 135, cidr: 10.{octet}.210.0/24}}",
+        f"  - {{id: remote-access, name: Remote access, kind: remote-access, purdue_level: 3.5, "
         f"security_level_target: 3, vlan: 136, cidr: 10.{octet}.211.0/24}}",
-        f"  - {{id: enterprise, name: Enterprise, purdue_level: 4, security_level_target: 1, "
-        f"vlan: 140, cidr: 10.{octet}.212.0/24, internet_egress: true}}",
+        f"  - {{id: enterprise, name: Enterprise, kind: enterprise, purdue_level: 4, "
+        f"security_level_target: 1, vlan: 140, cidr: 10.{octet}.212.0/24, internet_egress: true}}",
     ]
     made = 0
     gw_count = 0
@@ -39,7 +39,7 @@ def _site(index: int, devices: int) -> dict[str, str]:
     for cell in range(cells):
         zone = f"cell-{cell:02d}"
         zones.append(
-            f"  - {{id: {zone}, name: Cell {cell}, purdue_level: 1, "
+            f"  - {{id: {zone}, name: Cell {cell}, kind: cell, purdue_level: 1, "
             f"security_level_target: 2, vlan: {200 + cell}, cidr: 10.{octet}.{cell}.0/24}}"
         )
         cell_gateways = []
@@ -124,7 +124,7 @@ def generate(devices: int, out: Path) -> Path:
         shutil.rmtree(out)
     shutil.copytree(SAMPLE / "schema", out / "schema")
     shutil.copytree(SAMPLE / "org", out / "org")
-    for name in ("glossary.yaml", "data_classes.yaml"):
+    for name in ("glossary.yaml", "data_classes.yaml", "protocols.yaml"):
         shutil.copy(SAMPLE / name, out / name)
     (out / "org" / "ownership.yaml").write_text(
         (SAMPLE / "org" / "ownership.yaml").read_text().split("\nsites:")[0] + "\n"
