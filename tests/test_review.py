@@ -79,7 +79,7 @@ def history(tmp_path_factory) -> tuple[Path, str]:
 
     _append(
         inv / "sites" / "lakeside" / "machines.yaml",
-        "  - id: lk-press-02\n"
+        "  - id: lk-press-07\n"
         "    name: Transfer press 400 t\n"
         "    zone: cell-stamping\n"
         "    line: stamping\n"
@@ -91,7 +91,7 @@ def history(tmp_path_factory) -> tuple[Path, str]:
     # A trailer is only text in a commit message: the review reads the gate's record instead.
     request = _commit(
         repo,
-        "lakeside: request press lk-press-02\n\nApproved-by: mallory",
+        "lakeside: request press lk-press-07\n\nApproved-by: mallory",
         "2026-11-05T10:00:00Z",
     )
     _gate(repo, first, request, ["jweber", "oadeyemi"], tmp_path_factory.mktemp("gate") / "out")
@@ -148,19 +148,19 @@ def test_the_review_lists_exactly_the_scripted_items(history, tmp_path):
     repo, first = history
     result = review.build(repo, first, datetime.fromisoformat(NOW.replace("Z", "+00:00")))
     assert {(c["kind"], c["id"], c["op"]) for c in result.changes} == {
-        ("machine", "lk-press-02", "added"),
+        ("machine", "lk-press-07", "added"),
         ("grant", "g-rw-0100", "added"),
         ("training", "oadeyemi/operator/2025-12-10", "added"),
         ("conduit", "lakeside/supervisory-to-dmz", "added"),
     }
-    assert result.devices["lakeside"]["added"] == ["machine lk-press-02"]
+    assert result.devices["lakeside"]["added"] == ["machine lk-press-07"]
     assert result.devices["lakeside"]["count"] == 4
     assert all(not d["added"] for site, d in result.devices.items() if site != "lakeside")
     [request] = result.machine_requests
     # From the gate's record (ops-lakeside counted jweber; oadeyemi's approval was needed by no
     # team of this change), never from the commit's "Approved-by: mallory" trailer.
     assert (request["id"], request["requested_by"], request["approved_by"]) == (
-        "lk-press-02",
+        "lk-press-07",
         "Dana Okafor",
         ["jweber"],
     )
@@ -194,8 +194,8 @@ def test_the_command_writes_markdown_html_and_charts(history, tmp_path):
     assert f"since 2026-11-02 ({first[:12]})" in done.stdout
     markdown = (out / "review.md").read_text()
     for item in (
-        "| lakeside | 4 | machine lk-press-02 |",
-        "| lk-press-02 | lakeside | important | Dana Okafor | jweber |",
+        "| lakeside | 4 | machine lk-press-07 |",
+        "| lk-press-07 | lakeside | important | Dana Okafor | jweber |",
         "| g-rw-0100 | rkessler | rw-cnc-02 | 2026-11-30T16:00:00Z | 8 |",
         "| oadeyemi | operator | 2026-12-10 |",
         "| added | conduit | lakeside/supervisory-to-dmz |",
@@ -204,7 +204,7 @@ def test_the_command_writes_markdown_html_and_charts(history, tmp_path):
         assert item in markdown, item
     page = (out / "review.html").read_text()
     assert page.count('src="data:image/png;base64,') == 2
-    assert "lk-press-02" in page and "supervisory-to-dmz" in page
+    assert "lk-press-07" in page and "supervisory-to-dmz" in page
     for name in ("devices-per-site.png", "grant-durations.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
