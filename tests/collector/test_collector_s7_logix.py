@@ -188,7 +188,8 @@ LOGIX_SIGNALS = [
     ("status", "Status", "DINT", 3),
     ("part-count", "PartCount", "DINT", 1500),
     ("rate", "Rate", "REAL", 0.0),
-    ("temps-2", "Temps[2]", "INT", 42),
+    ("temps-0", "Temps[0]", "INT", 0),
+    ("temps-2", "Temps[2]", "INT", 42),  # with temps-0: one read, Temps[0]{3}
     ("running", "Running", "BOOL", True),
 ]
 _CPPPO_TAGS = ["Status=DINT", "PartCount=DINT", "Temps=INT[4]", "Running=BOOL", "Rate=REAL"]

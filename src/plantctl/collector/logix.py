@@ -72,14 +72,17 @@ def check_request(request: Any) -> None:
     )
 
 
-def _tag_definition(name: str, kind: str) -> dict:
-    """A pycomm3 tag definition for an atomic tag of type `kind` (instead of a tag-list upload)."""
-    from pycomm3.cip import DataTypes
+def _tag_definition(name: str, kind: str, array: bool = False) -> dict:
+    """A pycomm3 tag definition for an atomic tag of type `kind`, or a one-dimensional array of
+    them (instead of a tag-list upload; the controller checks the bounds)."""
+    from pycomm3.cip import Array, DataTypes
+
+    element = DataTypes.get(kind)
 
     return {
         "tag_name": name,
-        "dim": 0,
-        "dimensions": [0, 0, 0],
+        "dim": 1 if array else 0,
+        "dimensions": [65535 if array else 0, 0, 0],
         "alias": False,
         "instance_id": 0,
         "symbol_address": 0,
@@ -89,7 +92,7 @@ def _tag_definition(name: str, kind: str) -> dict:
         "data_type": kind,
         "data_type_name": kind,
         "tag_type": "atomic",
-        "type_class": DataTypes.get(kind),
+        "type_class": Array(length_=65535, element_type_=element) if array else element,
     }
 
 
@@ -119,7 +122,10 @@ class LogixReader:
             return send(request)
 
         driver.send = only_reads
-        driver._tags = {_base(t): _tag_definition(_base(t), k) for t, k in self.types.items()}
+        driver._tags = {
+            _base(t): _tag_definition(_base(t), k, array="[" in t.split(".")[0])
+            for t, k in self.types.items()
+        }
         self.__driver = driver
 
     @property

@@ -7,7 +7,8 @@ are one Read service call; `subscribe` signals become one subscription per inter
 data-change notifications are the samples. S7 signals with the same interval are read as byte
 ranges: one per area and data block where neighbouring values lie at most MAX_GAP bytes apart,
 each range within one S7 PDU (S7_MAX_BYTES). Logix signals with the same interval are one
-pycomm3 read (a multi-service request where they fit). The S7 and Logix clients block, so their
+pycomm3 read (a multi-service request where they fit); elements of one array (`Name[i]`) are
+read together as `Name[start]{count}`. The S7 and Logix clients block, so their
 reads run in a worker thread. A source that fails is reconnected with backoff;
 samples are never invented for the time it was away.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_GAP = 16
 LIMITS = {1: 2000, 2: 2000, 3: 125, 4: 125}
+LOGIX_MAX_ELEMENTS = 100  # elements of one array read at once (pycomm3 fragments larger replies)
 S7_MAX_BYTES = 200  # the payload of one read in a 240-byte PDU, with room to spare
 BACKOFF_S = (1, 2, 5, 10)
 CLOSE_S = 3.0  # an OPC UA session close that takes longer is abandoned
@@ -344,6 +347,52 @@ class S7Source(_BlockingSource):
         return items
 
 
+_ELEMENT = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<index>[0-9]+)\]$")
+
+
+@dataclass
+class LogixRead:
+    """One tag read: a single tag, or `count` elements of an array from `start` (read as
+    `name[start]{count}`) serving the signals that name elements of it."""
+
+    tag: str
+    start: int | None = None
+    count: int = 1
+    signals: list[Signal] = field(default_factory=list)
+
+    @property
+    def request(self) -> str:
+        return self.tag if self.start is None else f"{self.tag}[{self.start}]{{{self.count}}}"
+
+
+def plan_logix(signals: list[Signal]) -> list[LogixRead]:
+    """Elements of one array (same type, at most MAX_GAP apart, LOGIX_MAX_ELEMENTS in all)
+    become one read; every other tag is read on its own (pycomm3 packs those into
+    multi-service requests)."""
+    reads: list[LogixRead] = []
+    arrays: dict[tuple[str, str], list[tuple[int, Signal]]] = {}
+    for sig in signals:
+        m = _ELEMENT.match(sig.logix.tag)
+        if m and sig.logix.type != "BOOL":
+            arrays.setdefault((m["base"], sig.logix.type), []).append((int(m["index"]), sig))
+        else:
+            reads.append(LogixRead(sig.logix.tag, signals=[sig]))
+    for (base, _), members in sorted(arrays.items()):
+        current: LogixRead | None = None
+        for index, sig in sorted(members, key=lambda x: x[0]):
+            if (
+                current is not None
+                and index <= current.start + current.count - 1 + MAX_GAP
+                and index - current.start < LOGIX_MAX_ELEMENTS
+            ):
+                current.count = max(current.count, index - current.start + 1)
+                current.signals.append(sig)
+            else:
+                current = LogixRead(base, index, 1, [sig])
+                reads.append(current)
+    return reads
+
+
 class LogixSource(_BlockingSource):
     errors = (LogixError,)
 
@@ -353,11 +402,20 @@ class LogixSource(_BlockingSource):
         return LogixReader(src.address, src.port, types)
 
     def _plan(self, signals):
-        return signals
+        return plan_logix(signals)
 
     def _read(self, reader, plan):
-        values = reader.read([s.logix.tag for s in plan])
-        return list(zip(plan, values, strict=True))
+        values = reader.read([r.request for r in plan])
+        items = []
+        for read, value in zip(plan, values, strict=True):
+            if read.start is None:
+                items.append((read.signals[0], value))
+                continue
+            elements = value if isinstance(value, list) else [value]  # {1} reads a scalar
+            for sig in read.signals:
+                at = int(_ELEMENT.match(sig.logix.tag)["index"]) - read.start
+                items.append((sig, elements[at]))
+        return items
 
 
 RUNNERS = {
