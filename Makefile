@@ -13,7 +13,7 @@ export PULUMI_HOME := $(CURDIR)/.state/pulumi-home
 
 .PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
 .PHONY: setup-pulumi lab-up lab-down preview
-.PHONY: policy audit bundle
+.PHONY: policy audit bundle bench-paths
 .PHONY: setup-wheelhouse lab-test lab-clean collector-bench
 .PHONY: setup-gate setup-gate-venv setup-gitea gate actionlint
 
@@ -91,6 +91,9 @@ validate: setup  ## check the inventory (schema, references, address plan)
 
 bench: setup  ## benchmark plantctl check against parsing, one OPA evaluation and conftest
 	$(PY) bench/run.py
+
+bench-paths: setup-venv  ## all attack paths of one site of 1,000 devices among 50 (plantctl paths)
+	$(PY) bench/paths.py
 
 check: setup  ## run the policies on the whole inventory, as the gate does
 	plantctl check

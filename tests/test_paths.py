@@ -154,4 +154,4 @@ def test_the_facts_carry_the_paths_the_policy_reads():
     assert into_cells and all(
         sum(h["inspection"] != "none" for h in p["hops"]) >= 2 for p in into_cells
     )
-    assert found[0]["hops"][0].keys() == {"conduit", "conduit_key", "zone", "node", "inspection"}
+    assert found[0]["hops"][0].keys() == {"conduit", "conduit_key", "zone", "inspection"}

@@ -3,7 +3,7 @@
 # of allowed conduits from the internet, an enterprise zone or a remote-access zone, continuing
 # only from a device reached on a service that gives a foothold (ssh, rdp, https management,
 # engineering protocols). Each path is {site, from, from_kind, to, to_kind, hops: [{conduit,
-# conduit_key, zone, node, inspection}]}; the rules read each path once.
+# conduit_key, zone, inspection}]}; the rules read each path once.
 package plant.segmentation
 
 import data.plant.lib.violation

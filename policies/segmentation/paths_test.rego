@@ -5,7 +5,7 @@ import data.plant.segmentation
 
 hop(conduit, zone, inspection) := {
 	"conduit": conduit, "conduit_key": concat("/", ["north", conduit]), "zone": zone,
-	"node": zone, "inspection": inspection,
+	"inspection": inspection,
 }
 
 path(from_kind, to_kind, hops) := {

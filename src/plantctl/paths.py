@@ -14,12 +14,14 @@ device is compared with another.
 
 from __future__ import annotations
 
+import gc
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from plantctl import protocols
-from plantctl.inventory import Inventory
+from plantctl.inventory import Inventory, Record
 
 INTERNET = "internet"
 ORIGIN_KINDS = ("enterprise", "remote-access")
@@ -55,11 +57,24 @@ def _service_label(svc: dict[str, Any]) -> str:
     return f"{svc.get('protocol')}/{port}" if port is not None else str(svc.get("protocol"))
 
 
-def _conduits(inv: Inventory, site: str) -> dict[str, list[_Conduit]]:
+KINDS = ("zone", "conduit", "machine", "gateway", "device")
+
+
+def _records(inv: Inventory, site: str | None = None) -> dict[str, dict[str, list[Record]]]:
+    """site -> kind -> its records, in one pass over the inventory (for one site, or all)."""
+    out: dict[str, dict[str, list[Record]]] = {}
+    for kind in KINDS:
+        for rec in inv.of(kind).values():
+            if rec.site is not None and (site is None or rec.site == site):
+                out.setdefault(rec.site, {k: [] for k in KINDS})[kind].append(rec)
+    return out
+
+
+def _conduits(inv: Inventory, recs: dict[str, list[Record]]) -> dict[str, list[_Conduit]]:
     """The site's conduits indexed by from-zone."""
     footholds = {key for key, rec in inv.of("protocol").items() if rec.data.get("foothold")}
     by_zone: dict[str, list[_Conduit]] = {}
-    for rec in sorted(inv.site_objects("conduit", site), key=lambda r: r.line):
+    for rec in sorted(recs["conduit"], key=lambda r: r.line):
         data = rec.data
         labels, pivots = [], []
         for svc in data["services"]:
@@ -85,16 +100,16 @@ def _conduits(inv: Inventory, site: str) -> dict[str, list[_Conduit]]:
     return by_zone
 
 
-def _device_names(inv: Inventory, site: str) -> dict[str, str]:
+def _device_names(inv: Inventory, site: str, recs: dict[str, list[Record]]) -> dict[str, str]:
     """address -> device id, for the site's machines, gateways, devices and site services."""
     names: dict[str, str] = {}
     for kind, keys in (("machine", ("controller", "address")), ("gateway", ("address",))):
-        for rec in inv.site_objects(kind, site):
+        for rec in recs[kind]:
             value: Any = rec.data
             for k in keys:
                 value = value[k]
             names[str(value)] = rec.id
-    for rec in inv.site_objects("device", site):
+    for rec in recs["device"]:
         names[str(rec.data["address"])] = rec.id
     site_rec = inv.get("site", site)
     for svc in (site_rec.data.get("services") or {}).values() if site_rec else ():
@@ -125,16 +140,21 @@ def _origins(zones: dict[str, dict], wanted: str | None) -> list[str]:
 
 
 def _target(
-    inv: Inventory, site: str, zones: dict[str, dict], names: dict[str, str], wanted: str
+    inv: Inventory,
+    site: str,
+    recs: dict[str, list[Record]],
+    names: dict[str, str],
+    wanted: str,
 ) -> tuple[str, str | None]:
     """(zone, address or None) of --to: a zone id, a device id or a device address."""
+    zones = {rec.id: rec.data for rec in recs["zone"]}
     if wanted in zones:
         return wanted, None
     by_id = {device: address for address, device in names.items()}
     address = by_id.get(wanted, wanted if wanted in names else None)
     if address is not None:
         for kind in ("machine", "gateway", "device"):
-            for rec in inv.site_objects(kind, site):
+            for rec in recs[kind]:
                 held = rec.data.get("address") or rec.data.get("controller", {}).get("address")
                 if str(held) == address:
                     return rec.data["zone"], address
@@ -148,31 +168,27 @@ def _target(
     )
 
 
-def find(
-    inv: Inventory,
-    site: str,
-    origin: str | None = None,
-    to: str | None = None,
-    limit: int = LIMIT,
-) -> dict[str, Any]:
-    """{'site', 'paths': [...], 'truncated': bool} for one site. Raises PathInputError."""
+def _prepare(inv: Inventory, site: str, records: dict[str, list[Record]] | None):
     if inv.get("site", site) is None:
         raise PathInputError(f"no site {site!r}; sites: {', '.join(inv.sites()) or 'none'}")
-    zones = {rec.id: rec.data for rec in inv.site_objects("zone", site)}
-    origins = _origins(zones, origin)
-    names = _device_names(inv, site)
-    target = _target(inv, site, zones, names, to) if to is not None else None
-    by_zone = _conduits(inv, site)
+    recs = records or _records(inv, site).get(site) or {k: [] for k in KINDS}
+    zones = {rec.id: rec.data for rec in recs["zone"]}
+    return recs, zones, _device_names(inv, site, recs), _conduits(inv, recs)
 
-    def kind_of(zone: str) -> str:
-        return INTERNET if zone == INTERNET else zones[zone]["kind"]
 
-    paths: list[dict[str, Any]] = []
-    truncated = False
+def _walk(
+    zones: dict[str, dict],
+    by_zone: dict[str, list[_Conduit]],
+    origins: list[str],
+    target: tuple[str, str | None] | None,
+    limit: int,
+) -> tuple[list[tuple[str, tuple]], bool]:
+    """(origin, ((node, conduit), ...)) of every path, breadth first; truncated at limit."""
+    found: list[tuple[str, tuple]] = []
     for start in origins:
         start_node = (start, None)
         queue: deque = deque([(start_node, (), frozenset([start_node]))])
-        while queue and not truncated:
+        while queue:
             (zone, address), hops, visited = queue.popleft()
             for conduit in by_zone.get(zone, ()):
                 if address is not None and conduit.sources and address not in conduit.sources:
@@ -182,22 +198,51 @@ def find(
                 whole = (conduit.to, None)
                 if whole in visited:
                     continue
-                reached = [(conduit.to, a) for a in conduit.destinations] or [whole]
-                for node in reached:
+                for node in [(conduit.to, a) for a in conduit.destinations] or [whole]:
                     if node in visited:
                         continue
-                    hop = (node, conduit)
-                    path = (*hops, hop)
+                    path = (*hops, (node, conduit))
                     if target is None or _ends_at(node, target):
-                        paths.append(_as_dict(site, start, path, names, kind_of))
-                        if len(paths) >= limit:
-                            truncated = True
-                            break
+                        found.append((start, path))
+                        if len(found) >= limit:
+                            return found, True
                     if conduit.pivot_on:
                         queue.append((node, path, visited | {node}))
-                if truncated:
-                    break
-    paths.sort(key=lambda p: (p["from"], len(p["hops"]), [h["node"] for h in p["hops"]]))
+    return found, False
+
+
+@contextmanager
+def _no_gc():
+    """Paths are acyclic tuples: the cyclic collector has nothing to find in them, and walking
+    a large inventory's objects on every collection would cost more than the search."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def find(
+    inv: Inventory,
+    site: str,
+    origin: str | None = None,
+    to: str | None = None,
+    limit: int = LIMIT,
+) -> dict[str, Any]:
+    """{'site', 'paths': [...], 'truncated': bool} for one site. Raises PathInputError."""
+    recs, zones, names, by_zone = _prepare(inv, site, None)
+    origins = _origins(zones, origin)
+    target = _target(inv, site, recs, names, to) if to is not None else None
+
+    def kind_of(zone: str) -> str:
+        return INTERNET if zone == INTERNET else zones[zone]["kind"]
+
+    with _no_gc():
+        walked, truncated = _walk(zones, by_zone, origins, target, limit)
+        paths = [_as_dict(site, start, path, names, kind_of) for start, path in walked]
+        paths.sort(key=lambda p: (p["from"], len(p["hops"]), [h["node"] for h in p["hops"]]))
     return {"site": site, "paths": paths, "truncated": truncated}
 
 
@@ -270,27 +315,36 @@ def render_text(result: dict[str, Any]) -> str:
 
 def fact(inv: Inventory) -> list[dict[str, Any]]:
     """The policy input's attack_paths: every site's paths from the default origins, each hop
-    reduced to what the rules read."""
-    out = []
-    for site in inv.sites():
-        for p in find(inv, site)["paths"]:
-            out.append(
-                {
-                    "site": p["site"],
-                    "from": p["from"],
-                    "from_kind": p["from_kind"],
-                    "to": p["to"],
-                    "to_kind": p["to_kind"],
-                    "hops": [
-                        {
-                            "conduit": h["conduit"],
-                            "conduit_key": h["conduit_key"],
-                            "zone": h["zone"],
-                            "node": h["node"],
-                            "inspection": h["inspection"],
-                        }
-                        for h in p["hops"]
-                    ],
-                }
-            )
+    reduced to what the rules read (conduit, zone, inspection); paths that differ only in the
+    devices they pass are one entry."""
+    out: list[dict[str, Any]] = []
+    with _no_gc():
+        for site, recs in sorted(_records(inv).items()):
+            _recs, zones, _names, by_zone = _prepare(inv, site, recs)
+            walked, _truncated = _walk(zones, by_zone, _origins(zones, None), None, LIMIT)
+            seen: set[tuple] = set()
+            for start, path in walked:
+                key = (start, tuple((conduit.key, node[0]) for node, conduit in path))
+                if key in seen:
+                    continue
+                seen.add(key)
+                last = path[-1][0][0]
+                out.append(
+                    {
+                        "site": site,
+                        "from": start,
+                        "from_kind": INTERNET if start == INTERNET else zones[start]["kind"],
+                        "to": last,
+                        "to_kind": zones[last]["kind"],
+                        "hops": [
+                            {
+                                "conduit": conduit.id,
+                                "conduit_key": conduit.key,
+                                "zone": node[0],
+                                "inspection": conduit.inspection,
+                            }
+                            for node, conduit in path
+                        ],
+                    }
+                )
     return out
