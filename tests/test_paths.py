@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from plantctl import facts, paths
+from plantctl import codeowners, facts, paths
 from plantctl.inventory import load
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = str(ROOT / "inventory")
+NOW = "2026-11-22T12:00:00Z"
 
 BASTION = ("remote-access/rw-bastion",)
 GW1, GW2, GW3 = (f"supervisory/gw-rw-0{i}" for i in (1, 2, 3))
@@ -155,3 +157,69 @@ def test_the_facts_carry_the_paths_the_policy_reads():
         sum(h["inspection"] != "none" for h in p["hops"]) >= 2 for p in into_cells
     )
     assert found[0]["hops"][0].keys() == {"conduit", "conduit_key", "zone", "inspection"}
+
+
+def _edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    inv_dir = tmp_path / name
+    shutil.copytree(ROOT / "inventory", inv_dir)
+    conduits = inv_dir / "sites" / "ridgeway" / "conduits.yaml"
+    text = conduits.read_text()
+    assert text.count(old) == 1
+    conduits.write_text(text.replace(old, new))
+    return inv_dir
+
+
+EWS_TOO = (
+    "destinations: [10.20.20.10, 10.20.20.21, 10.20.20.22, 10.20.20.23]",
+    "destinations: [10.20.20.10, 10.20.20.21, 10.20.20.22, 10.20.20.23, 10.20.20.30]",
+)
+
+
+def test_a_change_opens_and_closes_paths(tmp_path):
+    base = load(INVENTORY)
+    head = load(_edited(tmp_path, "head", *EWS_TOO))
+    opened, closed = paths.diff(base, head)
+    assert opened == [
+        "ridgeway: enterprise -> remote-access/rw-bastion (staff-to-bastion) -> "
+        "supervisory/rw-ews-01 (bastion-to-supervisory)",
+        "ridgeway: internet -> remote-access/rw-bastion (vendors-to-bastion) -> "
+        "supervisory/rw-ews-01 (bastion-to-supervisory)",
+        "ridgeway: remote-access -> supervisory/rw-ews-01 (bastion-to-supervisory)",
+    ]
+    assert closed == []
+    assert paths.diff(head, base) == (closed, opened)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_the_pull_request_comment_lists_the_paths_it_opens(tmp_path, plantctl):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copytree(ROOT / "inventory", repo / "inventory")
+    shutil.copytree(ROOT / "policies", repo / "policies")
+    (repo / ".github").mkdir()
+    (repo / ".github" / "CODEOWNERS").write_text(codeowners.render(load(repo / "inventory")))
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "t@example.invalid")
+    _git(repo, "config", "user.name", "t")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD")
+    conduits = repo / "inventory" / "sites" / "ridgeway" / "conduits.yaml"
+    conduits.write_text(conduits.read_text().replace(*EWS_TOO))
+    _git(repo, "commit", "-qam", "head")
+    run = plantctl(
+        "check", "--base", base, "--head", "HEAD", "--now", NOW, "--format", "markdown", cwd=repo
+    )
+    assert run.code in (0, 1), run.err
+    assert (
+        "**Attack paths opened** (plantctl paths; from the internet, enterprise or remote "
+        "access):\n\n"
+        "- ridgeway: enterprise -&gt; remote-access/rw-bastion (staff-to-bastion) -&gt; "
+        "supervisory/rw-ews-01 (bastion-to-supervisory)\n" in run.out
+    )
+    assert "Attack paths closed" not in run.out

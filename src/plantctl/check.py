@@ -64,6 +64,9 @@ class Report:
     approvals: list[dict] = field(default_factory=list)  # every required team, satisfied or not
     author: str | None = None
     waived: list[Waived] = field(default_factory=list)
+    # Attack paths (paths.routes) the pull request opens and closes.
+    paths_opened: list[str] = field(default_factory=list)
+    paths_closed: list[str] = field(default_factory=list)
 
     @property
     def missing(self) -> list[dict]:
@@ -90,6 +93,8 @@ class PullRequest:
     # The base's org/ownership.yaml separation_of_duties (None: not set there); a pull request
     # cannot switch separation of duties off for itself.
     base_separation: list | None = None
+    paths_opened: list[str] = field(default_factory=list)
+    paths_closed: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -179,6 +184,8 @@ def evaluate(
         report.base, report.head = pull_request.base, pull_request.head
         report.changes, report.files = pull_request.changes, pull_request.files
         report.author = pull_request.author
+        report.paths_opened = pull_request.paths_opened
+        report.paths_closed = pull_request.paths_closed
         approvals = (decision.get("approvals") or {}).get("required")
         if not isinstance(approvals, list):
             raise EngineUnavailable("the decision has no list of required approvals")

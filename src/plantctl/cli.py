@@ -315,7 +315,7 @@ def _check_pull_request(args, now):
     import subprocess
     import tempfile
 
-    from plantctl import changes, check, codeowners, reviewed, reviews
+    from plantctl import changes, check, codeowners, paths, reviewed, reviews
     from plantctl.check import Finding, PullRequest
     from plantctl.inventory import load
     from plantctl.problems import Problem
@@ -419,6 +419,7 @@ def _check_pull_request(args, now):
             commits=commits,
             base_separation=base_inv.ownership.data.get("separation_of_duties"),
         )
+        pull_request.paths_opened, pull_request.paths_closed = paths.diff(base_inv, head_inv)
         with check.engine(policies, args.bundle, args.verification_key) as endpoint:
             return check.evaluate(head_inv, endpoint, now, pull_request=pull_request)
 

@@ -348,3 +348,30 @@ def fact(inv: Inventory) -> list[dict[str, Any]]:
                     }
                 )
     return out
+
+
+def routes(inv: Inventory) -> set[str]:
+    """Every site's paths from the default origins, one line each: the site, the origin, then
+    each node reached with the conduit it was reached over."""
+    out: set[str] = set()
+    for site, recs in _records(inv).items():
+        _recs, zones, names, by_zone = _prepare(inv, site, recs)
+        with _no_gc():
+            walked, _truncated = _walk(zones, by_zone, _origins(zones, None), None, LIMIT)
+            for start, path in walked:
+                hops = " -> ".join(
+                    f"{_label(node, names)} ({conduit.id})" for node, conduit in path
+                )
+                out.add(f"{site}: {start} -> {hops}")
+    return out
+
+
+def _label(node: tuple[str, str | None], names: dict[str, str]) -> str:
+    zone, address = node
+    return zone if address is None else f"{zone}/{names.get(address, address)}"
+
+
+def diff(base: Inventory, head: Inventory) -> tuple[list[str], list[str]]:
+    """The attack paths (routes) a change opens and closes."""
+    before, after = routes(base), routes(head)
+    return sorted(after - before), sorted(before - after)

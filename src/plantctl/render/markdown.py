@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from plantctl.check import Report
 
+PATHS_SHOWN = 20  # attack paths listed per direction in the comment
+
 
 def _cell(text: str) -> str:
     """Inventory text is data: keep it from breaking the table or becoming markup."""
@@ -57,6 +59,18 @@ def render(report: Report) -> str:
                 out.append(f"| {c.op} | {c.kind} | {_cell(c.id)} | `{_cell(c.file)}:{c.line}` |")
         else:
             out.append("No inventory objects changed.")
+        for title, routes in (
+            ("Attack paths opened", report.paths_opened),
+            ("Attack paths closed", report.paths_closed),
+        ):
+            if routes:
+                out.append(
+                    f"\n**{title}** (plantctl paths; from the internet, enterprise or "
+                    "remote access):\n"
+                )
+                out.extend(f"- {_cell(r)}" for r in routes[:PATHS_SHOWN])
+                if len(routes) > PATHS_SHOWN:
+                    out.append(f"- and {len(routes) - PATHS_SHOWN} more")
         other = [f for f in report.files if not f.startswith("inventory/")]
         if other:
             out.append("\nOther files: " + ", ".join(f"`{_cell(f)}`" for f in other))
