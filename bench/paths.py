@@ -2,7 +2,8 @@
 inventory of 50 such sites (bench/generate.py), each given a remote-access surface: vendors and
 staff reach the bastion over ssh, the bastion reaches every gateway over ssh and https and the
 engineering workstation over rdp, the workstation programs every cell over s7comm, and the
-enterprise subscribes to the broker. Prints the figures and writes build/bench-paths.json.
+enterprise subscribes to the broker. Also the facts' attack_paths and the routes a pull
+request's comment compares, for all 50 sites. Prints the figures, writes build/bench-paths.json.
 
     .venv/bin/python bench/paths.py [--sites 50] [--repeat 5]
 
@@ -81,6 +82,9 @@ def measure(sites: int, repeat: int, work: Path) -> dict:
     start = time.perf_counter()
     every = paths.fact(inv)
     fact_s = time.perf_counter() - start
+    start = time.perf_counter()
+    routes = paths.routes(inv)
+    routes_s = time.perf_counter() - start
     return {
         "sites": sites,
         "devices": sites * PER_SITE,
@@ -91,6 +95,8 @@ def measure(sites: int, repeat: int, work: Path) -> dict:
         "one_site_s_max": round(max(times), 4),
         "all_sites_fact_s": round(fact_s, 3),
         "all_sites_paths": len(every),
+        "all_sites_routes_s": round(routes_s, 3),  # once per side of a pull request's diff
+        "all_sites_routes": len(routes),
         "load_s": round(load_s, 2),
         "target_s": 1.0,
     }
