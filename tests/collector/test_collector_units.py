@@ -65,3 +65,40 @@ def test_the_spool_numbers_keeps_and_forgets_in_order(tmp_path):
     assert spool.add([("t/c", {"value": 3})]) == 3
     assert [seq for seq, _, _ in spool.after(0, 10)] == [3]
     spool.close()
+
+
+def test_s7_signals_become_as_few_byte_ranges_as_a_pdu_allows():
+    from plantctl.collector.config import S7Point
+    from plantctl.collector.sampling import plan_s7
+
+    def sig(name, area, offset, kind, db=0):
+        return Signal(name, "machine-status", 1.0, s7=S7Point(area, offset, kind, db))
+
+    plan = plan_s7(
+        [
+            sig("a", "db", 0, "int", 10),
+            sig("b", "db", 2, "dint", 10),
+            sig("c", "db", 300, "real", 10),  # too far for one PDU
+            sig("d", "db", 0, "lreal", 20),
+            sig("e", "markers", 4, "udint"),
+        ]
+    )
+    assert [(r.area, r.db, r.offset, r.size, [s.name for s in r.signals]) for r in plan] == [
+        ("db", 10, 0, 6, ["a", "b"]),
+        ("db", 10, 300, 4, ["c"]),
+        ("db", 20, 0, 8, ["d"]),
+        ("markers", 0, 4, 4, ["e"]),
+    ]
+
+
+def test_logix_array_elements_are_read_as_ranges():
+    from plantctl.collector.config import LogixPoint
+    from plantctl.collector.sampling import plan_logix
+
+    def sig(name, tag, kind="DINT"):
+        return Signal(name, "machine-status", 1.0, logix=LogixPoint(tag, kind))
+
+    plan = plan_logix(
+        [sig("a", "T[0]"), sig("b", "T[3]"), sig("c", "T[200]"), sig("d", "Speed", "REAL")]
+    )
+    assert sorted(r.request for r in plan) == ["Speed", "T[0]{4}", "T[200]{1}"]
