@@ -165,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_paths)
 
+    p = sub.add_parser("import", help="inventory files for a site from another tool's project")
+    p.add_argument("--from", dest="source", type=Path, required=True, help="the project file")
+    p.add_argument("--format", choices=("induform",), required=True)
+    p.add_argument("--site", required=True, help="the new site's id")
+    p.add_argument("--into", type=Path, default=None, help="inventory folder (default: inventory/)")
+    p.add_argument("--supernet", help="the site's address supernet (default: 10.60.0.0/16)")
+    p.add_argument("--timezone", default="UTC")
+    p.set_defaults(func=cmd_import)
+
     from plantctl import decision
 
     decision.add_parser(sub)
@@ -594,6 +603,20 @@ def cmd_paths(args) -> int:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
         sys.stdout.write(paths.render_text(result))
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from plantctl import induform
+    from plantctl.inventory import default_root
+
+    into = args.into or default_root()
+    notes: list[str] = []
+    written = induform.run(args.source, args.site, into, args.supernet, args.timezone, notes)
+    for note in notes:
+        print(note, file=sys.stderr)
+    for path in written:
+        print(f"wrote {path}")
     return EXIT_OK
 
 
