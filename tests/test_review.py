@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from plantctl.inventory import load
+
 ROOT = Path(__file__).resolve().parents[1]
+# The sample's Lakeside machines; the scripted history adds one (lk-press-07).
+LAKESIDE_MACHINES = len(load(ROOT / "inventory").site_objects("machine", "lakeside"))
 NOW = "2026-11-22T12:00:00Z"
 
 
@@ -154,7 +158,7 @@ def test_the_review_lists_exactly_the_scripted_items(history, tmp_path):
         ("conduit", "lakeside/supervisory-to-dmz", "added"),
     }
     assert result.devices["lakeside"]["added"] == ["machine lk-press-07"]
-    assert result.devices["lakeside"]["count"] == 4
+    assert result.devices["lakeside"]["count"] == LAKESIDE_MACHINES + 1
     assert all(not d["added"] for site, d in result.devices.items() if site != "lakeside")
     [request] = result.machine_requests
     # From the gate's record (ops-lakeside counted jweber; oadeyemi's approval was needed by no
@@ -183,7 +187,9 @@ def test_the_review_lists_exactly_the_scripted_items(history, tmp_path):
     assert result.policy_changes == []
     assert len(result.commits) == 4 and result.skipped == []
     # devices per site after each commit: lakeside 3 -> 4 at the machine request
-    assert [counts["lakeside"] for _, counts in result.series] == [3, 4, 4, 4, 4]
+    assert [counts["lakeside"] for _, counts in result.series] == [LAKESIDE_MACHINES] + [
+        LAKESIDE_MACHINES + 1
+    ] * 4
 
 
 def test_the_command_writes_markdown_html_and_charts(history, tmp_path):
@@ -194,7 +200,7 @@ def test_the_command_writes_markdown_html_and_charts(history, tmp_path):
     assert f"since 2026-11-02 ({first[:12]})" in done.stdout
     markdown = (out / "review.md").read_text()
     for item in (
-        "| lakeside | 4 | machine lk-press-07 |",
+        f"| lakeside | {LAKESIDE_MACHINES + 1} | machine lk-press-07 |",
         "| lk-press-07 | lakeside | important | Dana Okafor | jweber |",
         "| g-rw-0100 | rkessler | rw-cnc-02 | 2026-11-30T16:00:00Z | 8 |",
         "| oadeyemi | operator | 2026-12-10 |",
