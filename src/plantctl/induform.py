@@ -305,11 +305,15 @@ def convert(
         did = _norm(ctx, a.get("id"), (*keys, "id"), "asset")
         if did is None or not _unique(ctx, seen_dev, did, a["id"], (*keys, "id"), "asset"):
             continue
-        if zid is None and a.get("zone") is not None:
-            zid = zone_ids.get(a["zone"])
-            if zid is None:
+        if a.get("zone") is not None:
+            named = zone_ids.get(a["zone"])
+            if named is None:
                 ctx.fail((*keys, "zone"), f"asset {a['id']!r}: unknown zone {a['zone']!r}")
                 continue
+            if zid is not None and named != zid:
+                ctx.fail((*keys, "zone"), f"asset {a['id']!r} is listed under {zid}, not {named}")
+                continue
+            zid = named
         addr = _ip(a["ip_address"]) if a.get("ip_address") is not None else None
         if a.get("ip_address") is not None and addr is None:
             ctx.fail((*keys, "ip_address"), f"asset {a['id']!r}: {a['ip_address']!r} is no address")
