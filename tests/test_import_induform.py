@@ -257,3 +257,45 @@ def test_import_into_defaults_to_inventory(tmp_path: Path, plantctl, monkeypatch
     assert run.code == 0, run.err
     assert (tmp_path / "inventory" / "sites" / SITE / "zones.yaml").exists()
     assert "192.168.1.50" in run.err  # the reallocated address is reported
+
+
+def test_flows_without_a_catalogue_app_and_both_directions(sample: Path, plantctl, tmp_path):
+    project = {
+        "project": {"name": "Two zones"},
+        "zones": [
+            {"id": "ops", "name": "Ops", "type": "site_operations", "security_level_target": 2},
+            {"id": "area_1", "name": "Area", "type": "area", "security_level_target": 2},
+        ],
+        "conduits": [
+            {
+                "id": "ops_area",
+                "from_zone": "ops",
+                "to_zone": "area_1",
+                "flows": [
+                    {"protocol": "mqtt", "port": 1883, "direction": "outbound"},
+                    {"protocol": "vendor_sync", "port": 7000, "direction": "bidirectional"},
+                    {"protocol": "cip", "port": 2222, "direction": "inbound"},
+                ],
+            }
+        ],
+    }
+    source = tmp_path / "two.yaml"
+    source.write_text(yaml.safe_dump(project))
+    run = plantctl(
+        "import", "--from", str(source), "--format", "induform", "--site", SITE,
+        "--into", str(sample),
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    assert plantctl("validate", "--inventory", str(sample)).code == 0
+    conduits = {c["id"]: c for c in _read(sample, "conduits.yaml")[1]["conduits"]}
+    assert conduits["ops-area"]["services"] == [
+        {"protocol": "tcp", "port": 1883, "name": "mqtt"},
+        {"protocol": "tcp", "port": 7000, "name": "vendor-sync"},
+    ]
+    assert conduits["ops-area-return"]["from"] == "area-1"
+    assert conduits["ops-area-return"]["services"] == [
+        {"protocol": "tcp", "port": 7000, "name": "vendor-sync"},
+        {"app": "cip-io"},
+    ]
+    zones = _read(sample, "zones.yaml")[1]["zones"]
+    assert [z["cidr"] for z in zones] == ["10.60.1.0/24", "10.60.2.0/24"]  # default supernet

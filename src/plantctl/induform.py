@@ -149,6 +149,22 @@ def _unique(ctx: _Ctx, seen: dict[str, tuple], new: str, original: str, keys: tu
     return True
 
 
+def _list(ctx: _Ctx, parent: dict, key: str, keys: tuple) -> list:
+    """parent[key] as a list ([] when absent); a problem when it is something else."""
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        ctx.fail((*keys, key), f"{key} must be a list")
+        return []
+    return value
+
+
+def _ref(ids: dict[str, str], value: object) -> str | None:
+    """The normalised id of a zone reference; None if unknown or not text."""
+    return ids.get(value) if isinstance(value, str) else None
+
+
 def _ip(value: object):
     try:
         return ipaddress.ip_address(str(value).strip())
@@ -219,9 +235,9 @@ def convert(
         zone["_parent"] = z.get("parent_zone")
         zone["_keys"] = keys
         zones.append(zone)
-        for j, a in enumerate(z.get("assets") or []):
+        for j, a in enumerate(_list(ctx, z, "assets", keys)):
             raw_assets.append((a, (*keys, "assets", j), zid))
-    for j, a in enumerate(data.get("assets") or []):
+    for j, a in enumerate(_list(ctx, data, "assets", ())):
         raw_assets.append((a, ("assets", j), None))
     if ctx.problems:
         raise InvalidInput(ctx.problems)
@@ -267,18 +283,19 @@ def convert(
         raise InvalidInput(ctx.problems)
 
     # Safety zones serve a cell: the parent zone, else the one cell that has a conduit to it.
-    conduits_in = data.get("conduits") or []
+    conduits_in = _list(ctx, data, "conduits", ())
     by_id = {z["id"]: z for z in zones}
     for zone in zones:
         if zone["kind"] != "safety":
             continue
-        parent = zone_ids.get(zone["_parent"]) if zone["_parent"] else None
+        parent = _ref(zone_ids, zone["_parent"]) if zone["_parent"] else None
         if parent is None or by_id[parent]["kind"] != "cell":
             linked = {
-                zone_ids.get(c.get(end))
+                _ref(zone_ids, c.get(end))
                 for c in conduits_in
                 if isinstance(c, dict)
-                and zone["id"] in (zone_ids.get(c.get("from_zone")), zone_ids.get(c.get("to_zone")))
+                and zone["id"]
+                in (_ref(zone_ids, c.get("from_zone")), _ref(zone_ids, c.get("to_zone")))
                 for end in ("from_zone", "to_zone")
             }
             cells = sorted(z for z in linked if z in by_id and by_id[z]["kind"] == "cell")
@@ -306,7 +323,7 @@ def convert(
         if did is None or not _unique(ctx, seen_dev, did, a["id"], (*keys, "id"), "asset"):
             continue
         if a.get("zone") is not None:
-            named = zone_ids.get(a["zone"])
+            named = _ref(zone_ids, a["zone"])
             if named is None:
                 ctx.fail((*keys, "zone"), f"asset {a['id']!r}: unknown zone {a['zone']!r}")
                 continue
@@ -374,9 +391,6 @@ def convert(
     # Conduits.
     conduits: list[dict] = []
     seen_con: dict[str, tuple] = {}
-    if not isinstance(conduits_in, list):
-        ctx.fail(("conduits",), "conduits must be a list")
-        conduits_in = []
     for i, c in enumerate(conduits_in):
         keys = ("conduits", i)
         if not isinstance(c, dict):
@@ -390,7 +404,7 @@ def convert(
             ref = c.get(end)
             if ref == "internet":
                 ends.append("internet")
-            elif ref in zone_ids:
+            elif _ref(zone_ids, ref) is not None:
                 ends.append(zone_ids[ref])
             else:
                 ctx.fail(
