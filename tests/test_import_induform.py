@@ -299,3 +299,28 @@ def test_flows_without_a_catalogue_app_and_both_directions(sample: Path, plantct
     ]
     zones = _read(sample, "zones.yaml")[1]["zones"]
     assert [z["cidr"] for z in zones] == ["10.60.1.0/24", "10.60.2.0/24"]  # default supernet
+
+
+def test_clashes_with_the_rest_of_the_inventory(sample: Path, plantctl, tmp_path):
+    text = _plant_with("{id: erp_srv,", "{id: rw_ews_01,")  # Ridgeway's engineering workstation
+    source = _bad(tmp_path, text)
+    run = _import(plantctl, source, sample)
+    assert run.code == 2
+    assert f"{source}:{_line_of(text, 'rw_ews_01')}:" in run.err
+    assert "'rw-ews-01' is already used in" in run.err
+    run = plantctl(
+        "import", "--from", str(PLANT), "--format", "induform", "--site", SITE,
+        "--into", str(sample), "--supernet", "10.0.0.0/8",
+    )  # fmt: skip
+    assert run.code == 2
+    assert "10.0.0.0/8 overlaps 10.20.0.0/16" in run.err
+    assert not (sample / "sites" / SITE).exists()
+
+
+def test_overlapping_zone_subnets_are_refused(sample: Path, plantctl, tmp_path):
+    text = _plant_with("subnet: 10.61.60.0/24", "subnet: 10.61.50.0/25")
+    run = _import(plantctl, _bad(tmp_path, text), sample)
+    assert run.code == 2
+    assert f"project.yaml:{_line_of(text, '- id: capper_cell')}:" in run.err
+    assert "overlaps the subnet of zone filler-cell" in run.err
+    assert not (sample / "sites" / SITE).exists()

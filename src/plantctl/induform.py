@@ -258,6 +258,11 @@ def convert(
         s = subnets.get(zone["id"])
         if s is not None and not s.subnet_of(site_net):
             ctx.fail(zone["_keys"], f"zone subnet {s} is not inside the site supernet {site_net}")
+        other = next(
+            (z for z, n in subnets.items() if z != zone["id"] and s and n.overlaps(s)), None
+        )
+        if other is not None:
+            ctx.fail(zone["_keys"], f"zone subnet {s} overlaps the subnet of zone {other}")
     free = (
         n
         for n in site_net.subnets(new_prefix=max(24, site_net.prefixlen))
@@ -313,6 +318,7 @@ def convert(
     # Devices.
     devices: list[dict] = []
     seen_dev: dict[str, tuple] = {}
+    dev_lines: dict[str, int] = {}
     used: dict[str, set] = {zid: set() for zid in subnets}
     pending: list[dict] = []
     for a, keys, zid in raw_assets:
@@ -355,6 +361,7 @@ def convert(
         net = subnets[zid]
         reserved = {net.network_address, net.network_address + 1, net.broadcast_address}
         dev = {"id": did, "name": str(a.get("name") or a["id"]), "kind": ASSET_TYPES[atype]}
+        dev_lines[did] = ctx.doc.locate((*keys, "id"))[0]
         dev["zone"] = zid
         for extra in ("vendor", "model"):
             if a.get(extra):
@@ -475,6 +482,7 @@ def convert(
     }
     if devices:
         out["devices"] = {"devices": devices}
+    out["_device_lines"] = dev_lines
     return out
 
 
@@ -553,8 +561,50 @@ def run(
             ]
         )
     docs = convert(doc, site, supernet, timezone, notes)
+    _against_inventory(into, site, docs, doc, docs.pop("_device_lines"))
     written = []
     for kind in ("zones", "devices", "conduits", "site"):  # site.yaml last: the site appears whole
         if kind in docs:
             written.append(atomic.write_text(target / f"{kind}.yaml", _dump(kind, docs[kind])))
     return written
+
+
+def _existing(path: Path, *keys: str):
+    """A value of another site's file, read plainly; None if it cannot be read (validate reports
+    a broken neighbour, the import does not)."""
+    try:
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for key in keys:
+            value = value[key]
+    except Exception:  # any unreadable neighbour is simply not compared
+        return None
+    return value
+
+
+def _against_inventory(into: Path, site: str, docs: dict, doc: Document, lines: dict) -> None:
+    """Refuse what the rest of the inventory already holds: a device id (unique across sites)
+    or an address range overlapping another site's supernet."""
+    problems = []
+    net = ipaddress.ip_network(docs["site"]["site"]["supernet"])
+    for other in sorted((into / "sites").glob("*/site.yaml")):
+        theirs = _existing(other, "site", "supernet")
+        try:
+            clash = other.parent.name != site and net.overlaps(ipaddress.ip_network(str(theirs)))
+        except ValueError:
+            clash = False
+        if clash:
+            message = f"the supernet {net} overlaps {theirs} of {other}; give another --supernet"
+            problems.append(Problem(doc.path, 1, 1, message, RULE))
+    ids = {d["id"] for d in docs.get("devices", {}).get("devices", [])}
+    for other in sorted((into / "sites").glob("*/devices.yaml")):
+        listed = _existing(other, "devices")
+        taken = (
+            {d.get("id") for d in listed if isinstance(d, dict)}
+            if isinstance(listed, list)
+            else set()
+        )
+        for did in sorted(ids & taken):
+            message = f"device id {did!r} is already used in {other}; rename the asset"
+            problems.append(Problem(doc.path, lines.get(did, 1), 1, message, RULE))
+    if problems:
+        raise InvalidInput(problems)
