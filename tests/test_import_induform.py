@@ -194,12 +194,14 @@ def _line_of(text: str, needle: str) -> int:
         ("ip_address: 10.61.60.20}", "ip_address: 172.16.0.9}", "capper_io", "outside every"),
         ("- id: capper_cell", "- id: 9capper", "- id: 9capper", "cannot be made"),
         ("- id: capper_cell", "- id: Filler_Cell", "- id: Filler_Cell", "the same as"),
+        ("subnet: 10.61.60.0/24", "subnet: 10.61.60.0/24\n    vlan: 5000", "vlan: 5000", "1-4094"),
         ("type: historian, ip_address: 10.61.30", "type: toaster, ip_address: 10.61.30",
          "type: toaster", "unknown type"),
         ("{id: dmz_fw, name: DMZ firewall, type: firewall, ip_address: 10.61.20.2}",
          "{id: dmz_fw, zone: nowhere, type: firewall}", "zone: nowhere", "unknown zone"),
     ],
-    ids=["unknown-zone", "asset-outside", "bad-id", "collision", "asset-type", "asset-zone"],
+    ids=["unknown-zone", "asset-outside", "bad-id", "collision", "vlan", "asset-type",
+         "asset-zone"],
 )  # fmt: skip
 def test_bad_project_exits_2_and_writes_nothing(
     sample: Path, plantctl, tmp_path, old, new, needle, message

@@ -230,8 +230,14 @@ def convert(
                 except ValueError:
                     ctx.fail((*keys, name), f"zone {z['id']!r}: {z[name]!r} is not a network")
                 break
-        if isinstance(z.get("vlan"), int):
-            zone["vlan"] = z["vlan"]
+        if "vlan" in z:
+            vlan = z["vlan"]
+            if not isinstance(vlan, int) or isinstance(vlan, bool) or not 1 <= vlan <= 4094:
+                ctx.fail((*keys, "vlan"), f"zone {z['id']!r}: vlan {vlan!r} is not 1-4094")
+            elif any(other.get("vlan") == vlan for other in zones):
+                ctx.fail((*keys, "vlan"), f"zone {z['id']!r}: vlan {vlan} is already used")
+            else:
+                zone["vlan"] = vlan
         zone["_parent"] = z.get("parent_zone")
         zone["_keys"] = keys
         zones.append(zone)
