@@ -326,3 +326,17 @@ def test_overlapping_zone_subnets_are_refused(sample: Path, plantctl, tmp_path):
     assert f"project.yaml:{_line_of(text, '- id: capper_cell')}:" in run.err
     assert "overlaps the subnet of zone filler-cell" in run.err
     assert not (sample / "sites" / SITE).exists()
+
+
+def test_supernet_from_the_projects_subnets_and_a_bad_timezone(sample: Path, plantctl):
+    args = ("import", "--from", str(PLANT), "--format", "induform", "--site", SITE,
+            "--into", str(sample))  # fmt: skip
+    run = plantctl(*args, "--timezone", "Mars Base")
+    assert run.code == 2
+    assert "--timezone 'Mars Base'" in run.err
+    assert not (sample / "sites" / SITE).exists()
+    run = plantctl(*args, "--timezone", "Europe/Berlin")
+    assert run.code == 0, run.err
+    site = _read(sample, "site.yaml")[1]["site"]
+    assert (site["supernet"], site["timezone"]) == ("10.61.0.0/16", "Europe/Berlin")
+    assert plantctl("validate", "--inventory", str(sample)).code == 0

@@ -250,9 +250,9 @@ def convert(
 
     # The site supernet and a /24 per zone without a subnet of its own.
     net_text = supernet
-    if net_text is None and subnets and len(subnets) == len(zones):
+    if net_text is None and subnets:  # the /16 (or wider) holding the project's own subnets
         net = next(iter(subnets.values()))
-        while not all(s.subnet_of(net) for s in subnets.values()):
+        while net.prefixlen > 16 or not all(s.subnet_of(net) for s in subnets.values()):
             net = net.supernet()
         net_text = str(net)
     try:
@@ -556,6 +556,10 @@ def run(
         raise InvalidInput([Problem(shown, 1, 1, "no such file", RULE)]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput([Problem(shown, 1, 1, f"cannot read: {exc}", RULE)]) from None
+    if not re.fullmatch(r"[A-Za-z_]+(/[A-Za-z_+-]+)*", timezone):
+        raise InvalidInput(
+            [Problem(shown, 1, 1, f"--timezone {timezone!r}: e.g. Europe/Berlin", RULE)]
+        )
     doc = parse(text, shown)
     target = into / "sites" / site
     if (target / "site.yaml").exists() or (target / "zones.yaml").exists():
