@@ -170,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("induform",), required=True)
     p.add_argument("--site", required=True, help="the new site's id")
     p.add_argument("--into", type=Path, default=None, help="inventory folder (default: inventory/)")
-    p.add_argument("--supernet", help="the site's address supernet (default: 10.60.0.0/16)")
+    p.add_argument(
+        "--supernet",
+        help="the site's address supernet (default: the /16 of the project's own subnets, "
+        "else 10.60.0.0/16)",
+    )
     p.add_argument("--timezone", default="UTC")
     p.set_defaults(func=cmd_import)
 
