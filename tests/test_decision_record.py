@@ -5,46 +5,29 @@ tar and sha256sum), and `plantctl record` keeps it as a git note on the head and
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from plant_repo import git, sample_repo
 
-from plantctl import check, codeowners, decision
-from plantctl.inventory import load
+from plantctl import check, decision
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T12:00:00Z"
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def pr(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("record") / "repo"
-    repo.mkdir()
-    shutil.copytree(ROOT / "inventory", repo / "inventory")
-    shutil.copytree(ROOT / "policies", repo / "policies")
-    (repo / ".github").mkdir()
-    (repo / ".github" / "CODEOWNERS").write_text(codeowners.render(load(repo / "inventory")))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "t@example.invalid")
-    _git(repo, "config", "user.name", "t")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "base")
-    base = _git(repo, "rev-parse", "HEAD")
+    repo = sample_repo(tmp_path_factory.mktemp("record") / "repo")
+    base = git(repo, "rev-parse", "HEAD")
     with (repo / "inventory/sites/ridgeway/gateways.yaml").open("a") as handle:
         handle.write(
             "  - {id: gw-rw-04, zone: supervisory, address: 10.20.20.24, "
             "maintenance_window: wed-night}\n"
         )
-    _git(repo, "commit", "-qam", "gw-rw-04")
-    head = _git(repo, "rev-parse", "HEAD")
+    git(repo, "commit", "-qam", "gw-rw-04")
+    head = git(repo, "rev-parse", "HEAD")
     reviews = repo.parent / "reviews.json"
     reviews.write_text(
         json.dumps(
@@ -133,7 +116,7 @@ def test_the_record_is_a_note_on_the_head_and_recomputes(pr, plantctl, tmp_path)
     for _ in range(2):  # every decision on a head is kept
         added = plantctl("record", "add", str(out / "decision.json"), cwd=repo)
         assert added.code == 0 and f"on {head[:12]}" in added.out, added.err
-    note = _git(repo, "notes", "--ref", decision.NOTES_REF, "show", head)
+    note = git(repo, "notes", "--ref", decision.NOTES_REF, "show", head)
     assert len(decision.parse_note(note)) == 2
     assert decision.notes(repo)[head][0]["head"] == head
     verified = plantctl("record", "verify", head, cwd=repo)

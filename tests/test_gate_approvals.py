@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from plant_repo import git, sample_repo
 
 from plantctl import codeowners, reviewed
 from plantctl.engine import OpaServer
@@ -27,34 +26,19 @@ NOW = "2026-11-22T12:00:00Z"
 GATEWAYS = "inventory/sites/ridgeway/gateways.yaml"
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("approvals") / "repo"
-    repo.mkdir()
-    shutil.copytree(ROOT / "inventory", repo / "inventory")
-    shutil.copytree(ROOT / "policies", repo / "policies")
-    teams = repo / "inventory" / "org" / "teams.yaml"
-    text = teams.read_text()
-    assert text.count("members: [inovak]") == 1
-    teams.write_text(text.replace("members: [inovak]", "members: [inovak, praman]"))
-    (repo / "src").mkdir()
-    (repo / "src" / "README").write_text("tool\n")
-    (repo / "docs").mkdir()
-    (repo / "docs" / "notes.md").write_text("notes\n")
-    (repo / ".github").mkdir()
-    (repo / ".github" / "CODEOWNERS").write_text(codeowners.render(load(repo / "inventory")))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "t@example.invalid")
-    _git(repo, "config", "user.name", "t")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "base")
-    return repo
+    def prepare(repo: Path) -> None:
+        teams = repo / "inventory" / "org" / "teams.yaml"
+        text = teams.read_text()
+        assert text.count("members: [inovak]") == 1
+        teams.write_text(text.replace("members: [inovak]", "members: [inovak, praman]"))
+        (repo / "src").mkdir()
+        (repo / "src" / "README").write_text("tool\n")
+        (repo / "docs").mkdir()
+        (repo / "docs" / "notes.md").write_text("notes\n")
+
+    return sample_repo(tmp_path_factory.mktemp("approvals") / "repo", prepare)
 
 
 Edit = Callable[[Path], None]
@@ -88,17 +72,17 @@ def gateway(n: int) -> Edit:
 
 def commits(repo: Path, name: str, *steps: list[Edit], start: str = "main") -> list[str]:
     """One commit per step on branch `name` from `start`; their ids, oldest first."""
-    _git(repo, "checkout", "-q", "-B", name, start)
+    git(repo, "checkout", "-q", "-B", name, start)
     out = []
     try:
         for step in steps:
             for edit in step:
                 edit(repo)
-            _git(repo, "add", "-A")
-            _git(repo, "commit", "-q", "--allow-empty", "-m", f"{name} {len(out)}")
-            out.append(_git(repo, "rev-parse", "HEAD"))
+            git(repo, "add", "-A")
+            git(repo, "commit", "-q", "--allow-empty", "-m", f"{name} {len(out)}")
+            out.append(git(repo, "rev-parse", "HEAD"))
     finally:
-        _git(repo, "checkout", "-q", "main")
+        git(repo, "checkout", "-q", "main")
     return out
 
 
@@ -477,7 +461,7 @@ PROPERTY = settings(
 
 
 def _gate_on(answer, fmt, repo, plantctl, tmp_path, head):
-    base = _git(repo, "rev-parse", "main")
+    base = git(repo, "rev-parse", "main")
     text = json.dumps(answer).replace('"HEAD"', f'"{head}"').replace('"BASE"', f'"{base}"')
     try:
         run = gate(plantctl, repo, tmp_path, head, text, extra=("--reviews-format", fmt))

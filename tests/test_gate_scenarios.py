@@ -5,45 +5,27 @@ as the workflow runs it and its decision, exit code, rule ids and required teams
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from plantctl import codeowners
-from plantctl.inventory import load
+from plant_repo import git, sample_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T12:00:00Z"
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def base_repo(tmp_path_factory) -> Path:
     """A repository whose main branch holds the sample plant, the policies and CODEOWNERS."""
-    repo = tmp_path_factory.mktemp("gate") / "repo"
-    repo.mkdir()
-    shutil.copytree(ROOT / "inventory", repo / "inventory")
-    shutil.copytree(ROOT / "policies", repo / "policies")
-    (repo / "src").mkdir()
-    (repo / "src" / "README").write_text("tool\n")
-    (repo / ".github").mkdir()
-    (repo / ".github" / "CODEOWNERS").write_text(codeowners.render(load(repo / "inventory")))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "t@example.invalid")
-    _git(repo, "config", "user.name", "t")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "base")
-    return repo
+
+    def prepare(repo: Path) -> None:
+        (repo / "src").mkdir()
+        (repo / "src" / "README").write_text("tool\n")
+
+    return sample_repo(tmp_path_factory.mktemp("gate") / "repo", prepare)
 
 
 Edit = Callable[[Path], None]
@@ -307,15 +289,15 @@ SCENARIOS = [
 
 def _run(repo: Path, plantctl, scenario: Scenario, tmp_path: Path, monkeypatch):
     branch = "pr-" + "".join(ch if ch.isalnum() else "-" for ch in scenario.name)[:50]
-    _git(repo, "checkout", "-q", "-B", branch, "main")
+    git(repo, "checkout", "-q", "-B", branch, "main")
     try:
         for edit in scenario.edits:
             edit(repo)
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "--allow-empty", "-m", scenario.name)
-        head = _git(repo, "rev-parse", "HEAD")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "--allow-empty", "-m", scenario.name)
+        head = git(repo, "rev-parse", "HEAD")
     finally:
-        _git(repo, "checkout", "-q", "main")
+        git(repo, "checkout", "-q", "main")
     args = ["check", "--base", "main", "--head", head, "--now", NOW, "--format", "json"]
     if scenario.reviews is not None:
         reviews = tmp_path / "reviews.json"
@@ -338,11 +320,11 @@ def test_at_least_20_scenarios():
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_gate_scenario(scenario: Scenario, base_repo: Path, plantctl, tmp_path, monkeypatch):
-    before = _git(base_repo, "status", "--porcelain")
+    before = git(base_repo, "status", "--porcelain")
     run = _run(base_repo, plantctl, scenario, tmp_path, monkeypatch)
     assert run.code == scenario.code, run.out + run.err
     # The work tree is never touched by the gate.
-    assert _git(base_repo, "status", "--porcelain") == before
+    assert git(base_repo, "status", "--porcelain") == before
     if scenario.code in (2, 3):
         return
     report = json.loads(run.out)
@@ -370,7 +352,7 @@ WRITE_CODE = next(s for s in SCENARIOS if s.name == "a collector with a write fu
 
 
 def _line_of(repo: Path, rev: str, file: str, text: str) -> int:
-    lines = _git(repo, "show", f"{rev}:{file}").splitlines()
+    lines = git(repo, "show", f"{rev}:{file}").splitlines()
     return next(i + 1 for i, line in enumerate(lines) if text in line)
 
 
@@ -381,7 +363,7 @@ def test_outputs_point_at_the_line_and_list_missing_approvals_first(
     scenario = Scenario(WRITE_CODE.name + " " + fmt, WRITE_CODE.edits, 1, reviews=[])
     run = _run(base_repo, plantctl, scenario, tmp_path, monkeypatch)
     assert run.code == 1
-    head = _git(
+    head = git(
         base_repo,
         "rev-parse",
         "pr-" + "".join(ch if ch.isalnum() else "-" for ch in scenario.name)[:50],

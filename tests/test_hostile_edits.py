@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from plant_repo import git, sample_repo
 
 from plantctl import codeowners, segmentation
 from plantctl.collector.config import ConfigError
@@ -232,27 +233,9 @@ def test_inventory_dir_cannot_point_outside_the_inventory(sample, tmp_path):
     assert "is outside" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    """The sample plant, the real policies and CODEOWNERS, committed as main."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copytree(ROOT / "inventory", repo / "inventory")
-    shutil.copytree(ROOT / "policies", repo / "policies")
-    (repo / ".github").mkdir()
-    (repo / ".github" / "CODEOWNERS").write_text(codeowners.render(load(repo / "inventory")))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "t@example.invalid")
-    _git(repo, "config", "user.name", "t")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "base")
-    return repo
+    return sample_repo(tmp_path / "repo")
 
 
 def gate(plantctl, repo: Path) -> tuple[int, dict]:
@@ -278,9 +261,9 @@ def gate(plantctl, repo: Path) -> tuple[int, dict]:
 
 
 def commit(repo: Path, message: str) -> None:
-    _git(repo, "checkout", "-q", "-B", "pr")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", message)
+    git(repo, "checkout", "-q", "-B", "pr")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
 
 
 def missing_teams(report: dict) -> set[str]:

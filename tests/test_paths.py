@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from plant_repo import git, sample_repo
 
-from plantctl import codeowners, facts, paths
+from plantctl import facts, paths
 from plantctl.inventory import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,28 +190,12 @@ def test_a_change_opens_and_closes_paths(tmp_path):
     assert paths.diff(head, base) == (closed, opened)
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def test_the_pull_request_comment_lists_the_paths_it_opens(tmp_path, plantctl):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copytree(ROOT / "inventory", repo / "inventory")
-    shutil.copytree(ROOT / "policies", repo / "policies")
-    (repo / ".github").mkdir()
-    (repo / ".github" / "CODEOWNERS").write_text(codeowners.render(load(repo / "inventory")))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "t@example.invalid")
-    _git(repo, "config", "user.name", "t")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "base")
-    base = _git(repo, "rev-parse", "HEAD")
+    repo = sample_repo(tmp_path / "repo")
+    base = git(repo, "rev-parse", "HEAD")
     conduits = repo / "inventory" / "sites" / "ridgeway" / "conduits.yaml"
     conduits.write_text(conduits.read_text().replace(*EWS_TOO))
-    _git(repo, "commit", "-qam", "head")
+    git(repo, "commit", "-qam", "head")
     run = plantctl(
         "check", "--base", base, "--head", "HEAD", "--now", NOW, "--format", "markdown", cwd=repo
     )
