@@ -133,6 +133,16 @@ class SourceRunner:
     async def run(self) -> None:
         raise NotImplementedError
 
+    def _failed(self, exc: BaseException, failures: int) -> None:
+        """A read that failed: counted, and logged the 1st, 10th and every 100th time in a row."""
+        self.read_errors += 1
+        if failures in (1, 10) or failures % 100 == 0:
+            log.warning("%s: %s", self.source.id, exc)
+
+    @staticmethod
+    async def _back_off(failures: int) -> None:
+        await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S)) - 1])
+
     async def _ticks(self, interval: float, step) -> None:
         """Call `step()` every `interval` seconds (skipping ticks it overran)."""
         next_t = time.monotonic()
@@ -170,11 +180,9 @@ class ModbusSource(SourceRunner):
                     values = await reader.read(block.function, block.address, block.count)
                     items.extend((sig, decode(sig, block, values)) for sig in block.signals)
             except ModbusError as exc:
-                self.read_errors += 1
                 failures += 1
-                if failures in (1, 10) or failures % 100 == 0:
-                    log.warning("%s: %s", self.source.id, exc)
-                await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S)) - 1])
+                self._failed(exc, failures)
+                await self._back_off(failures)
                 return
             if failures:
                 log.info("%s: reading again", self.source.id)
@@ -204,16 +212,14 @@ class OpcUaSource(SourceRunner):
                         tasks.create_task(self._poll(reader, interval, sigs))
                     tasks.create_task(self._watch(reader))
             except* (OpcUaError, ConnectionError, TimeoutError) as group:
-                self.read_errors += 1
                 failures += 1
-                if failures in (1, 10) or failures % 100 == 0:
-                    log.warning("%s: %s", src.id, group.exceptions[0])
+                self._failed(group.exceptions[0], failures)
             finally:
                 # Bounded: closing a session the server no longer answers must not hold a stop.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(CLOSE_S):
                         await reader.close()
-            await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S)) - 1])
+            await self._back_off(failures)
 
     async def _subscribe(self, reader: OpcUaReader) -> None:
         subs = [s for s in self.source.signals if s.opcua.operation == "subscribe"]
@@ -312,11 +318,9 @@ class _BlockingSource(SourceRunner):
                 async with lock:
                     items = await asyncio.to_thread(self._read, reader, plan)
             except self.errors as exc:
-                self.read_errors += 1
                 failures += 1
-                if failures in (1, 10) or failures % 100 == 0:
-                    log.warning("%s: %s", self.source.id, exc)
-                await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S)) - 1])
+                self._failed(exc, failures)
+                await self._back_off(failures)
                 return
             if failures:
                 log.info("%s: reading again", self.source.id)
