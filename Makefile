@@ -153,7 +153,7 @@ policy: setup-venv setup-tools  ## policies: opa fmt/check, regal, opa test --co
 	plantctl facts --now $(POLICY_NOW) > $(POLICY_STATE)/facts.json
 	conftest test --policy policies $(POLICY_NAMESPACES) $(POLICY_STATE)/facts.json
 
-# The auditors' evidence pack (src/plantctl/audit.py): control matrix, policy test results and
+# The auditors' evidence pack (src/plantctl/reports/audit.py): control matrix, policy test results and
 # coverage, current violations and waivers, policy checksums; fails when a rule has no test or
 # no control. AUDIT_DIR/evidence.html, evidence.json, policy-tests.xml (JUnit).
 AUDIT_DIR := build/audit
@@ -162,7 +162,7 @@ AUDIT_POLICIES := policies
 audit: setup-venv setup-tools  ## the evidence pack for this revision in AUDIT_DIR (build/audit)
 	plantctl audit --policies $(AUDIT_POLICIES) --output $(AUDIT_DIR)
 
-# The signed policy bundle (src/plantctl/bundle.py): opa build of policies/ without the tests,
+# The signed policy bundle (src/plantctl/gate/bundle.py): opa build of policies/ without the tests,
 # signed with SIGNING_KEY (a private key PEM from outside the repository). Evaluate with it:
 # plantctl check --bundle $(BUNDLE) --verification-key <public key PEM> (exit 4 if refused).
 BUNDLE := build/policies.tar.gz

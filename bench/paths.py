@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import PER_SITE, generate
 
-from plantctl import paths
-from plantctl.inventory import load
+from plantctl.model.loader import load
+from plantctl.plant import attack_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,13 +77,13 @@ def measure(sites: int, repeat: int, work: Path) -> dict:
     times, result = [], None
     for _ in range(repeat):
         start = time.perf_counter()
-        result = paths.find(inv, site)
+        result = attack_paths.find(inv, site)
         times.append(time.perf_counter() - start)
     start = time.perf_counter()
-    every = paths.fact(inv)
+    every = attack_paths.fact(inv)
     fact_s = time.perf_counter() - start
     start = time.perf_counter()
-    routes = paths.routes(inv)
+    routes = attack_paths.routes(inv)
     routes_s = time.perf_counter() - start
     return {
         "sites": sites,

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import generate
 
-from plantctl import facts
-from plantctl.engine import OpaServer, opa_binary
-from plantctl.inventory import load
+from plantctl.gate import facts
+from plantctl.gate.engine import OpaServer, opa_binary
+from plantctl.model.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"

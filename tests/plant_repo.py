@@ -8,8 +8,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from plantctl import codeowners
-from plantctl.inventory import load
+from plantctl.gate import codeowners
+from plantctl.model.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
 

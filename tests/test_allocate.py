@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netaddr import IPAddress, IPNetwork
 
-from plantctl import addressing
-from plantctl.inventory import load
-from plantctl.sources import DirectorySource, MemorySource
+from plantctl.model import addressing
+from plantctl.model.loader import load
+from plantctl.model.sources import DirectorySource, MemorySource
 
 SAMPLE = Path(__file__).resolve().parents[1] / "inventory"
 _BASE = {rel: DirectorySource(SAMPLE).read(rel) for rel in DirectorySource(SAMPLE).files()}

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from plant_repo import git, sample_repo
 
-from plantctl import check, decision
+from plantctl.gate import check
+from plantctl.reports import decision_record
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T12:00:00Z"
@@ -80,7 +81,11 @@ def test_all_formats_come_from_one_evaluation(pr, plantctl, tmp_path, monkeypatc
     assert "@harrow-mfg/it-network" in (out / "gate.md").read_text()
     assert any(r["ruleId"] == "GATE-APPROVAL" for r in sarif["runs"][0]["results"])
     # The record: revisions, what judged, the decision, who counted and who did not, and why.
-    assert (record["schema"], record["base"], record["head"]) == (decision.SCHEMA, base, head)
+    assert (record["schema"], record["base"], record["head"]) == (
+        decision_record.SCHEMA,
+        base,
+        head,
+    )
     assert (record["decision"], record["exit"], record["now"]) == ("fail", 1, NOW)
     assert record["policy"]["source"] == "base" and record["policy"]["revision"] == base
     assert {"login": "kito", "team": "maint-ridgeway"}.items() <= record["approvals"]["counted"][
@@ -96,7 +101,7 @@ def test_all_formats_come_from_one_evaluation(pr, plantctl, tmp_path, monkeypatc
 
 def test_the_policy_checksum_is_reproducible_with_git_tar_and_sha256sum(pr, tmp_path):
     repo, base, _, _ = pr
-    identity = decision.policy_identity(repo, base)
+    identity = decision_record.policy_identity(repo, base)
     script = (
         f"git -C {repo} archive {base} policies | tar -x -C {tmp_path} && cd {tmp_path} && "
         "find policies -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1"
@@ -116,8 +121,8 @@ def test_the_record_is_a_note_on_the_head_and_recomputes(pr, plantctl, tmp_path)
     for _ in range(2):  # every decision on a head is kept
         added = plantctl("record", "add", str(out / "decision.json"), cwd=repo)
         assert added.code == 0 and f"on {head[:12]}" in added.out, added.err
-    note = git(repo, "notes", "--ref", decision.NOTES_REF, "show", head)
-    assert len(decision.parse_note(note)) == 2
-    assert decision.notes(repo)[head][0]["head"] == head
+    note = git(repo, "notes", "--ref", decision_record.NOTES_REF, "show", head)
+    assert len(decision_record.parse_note(note)) == 2
+    assert decision_record.notes(repo)[head][0]["head"] == head
     verified = plantctl("record", "verify", head, cwd=repo)
     assert verified.code == 0 and verified.out.count("matches a recomputation") == 2

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from plantctl.documents import MAX_DEPTH, Document, parse
-from plantctl.problems import InvalidInput
-from plantctl.schemas import _source_text
+from plantctl.core.problems import InvalidInput
+from plantctl.model.documents import MAX_DEPTH, Document, parse
+from plantctl.model.schemas import _source_text
 
 
 def value(text: str):

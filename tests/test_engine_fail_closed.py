@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plantctl.engine import OpaServer, opa_binary
+from plantctl.gate.engine import OpaServer, opa_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T12:00:00Z"

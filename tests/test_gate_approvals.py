@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from plant_repo import git, sample_repo
 
-from plantctl import codeowners, reviewed
-from plantctl.engine import OpaServer
-from plantctl.inventory import load
+from plantctl.gate import approvals, codeowners
+from plantctl.gate.engine import OpaServer
+from plantctl.model.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "code_hosts"
@@ -358,8 +358,8 @@ def test_a_thousand_reviews_one_inventory_load_per_reviewed_commit(
         repo, "thousand", [gateway(4)], [gateway(5)], [append("docs/notes.md", "x\n")]
     )
     loads = []
-    real = reviewed.load
-    monkeypatch.setattr(reviewed, "load", lambda *args, **kw: loads.append(1) or real(*args, **kw))
+    real = approvals.load
+    monkeypatch.setattr(approvals, "load", lambda *args, **kw: loads.append(1) or real(*args, **kw))
     many = [
         gh(f"user{i}", ("APPROVED", "COMMENTED", "PENDING", "FOO")[i % 4], (a, b)[i % 2], T1, i)
         for i in range(996)

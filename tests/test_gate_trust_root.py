@@ -89,7 +89,7 @@ def pull_request(tmp_path_factory):
     _git(origin, "checkout", "-q", "-b", "pr")
     # The tool says pass whatever it finds.
     _replace(
-        origin / "src/plantctl/check.py",
+        origin / "src/plantctl/gate/check.py",
         "return not self.findings and not self.missing",
         "return True",
     )
@@ -173,7 +173,7 @@ def test_a_head_that_rewrites_the_judge_is_still_failed_by_the_base(pull_request
     missing = set(record["approvals"]["missing"])
     assert {"maint-ridgeway", "it-network", "it-security", "audit"} <= missing, missing
     objects = {o for a in record["approvals"]["required"] for o in a["objects"]}
-    assert {"file src/plantctl/check.py", "file Makefile", "gateway gw-rw-04"} <= objects
+    assert {"file src/plantctl/gate/check.py", "file Makefile", "gateway gw-rw-04"} <= objects
     # Every format from the one evaluation.
     for name in ("gate.txt", "gate.md", "gate.json", "gate.sarif"):
         assert (out / name).stat().st_size > 0, name

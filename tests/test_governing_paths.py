@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from plantctl import codeowners
-from plantctl.inventory import load
+from plantctl.gate import codeowners
+from plantctl.model.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW_FOLDER = "a-folder-nobody-named-yet/run.sh"

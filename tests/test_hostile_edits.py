@@ -15,13 +15,14 @@ import pytest
 import yaml
 from plant_repo import git, sample_repo
 
-from plantctl import codeowners, segmentation
 from plantctl.collector.config import ConfigError
-from plantctl.gateway_vars import admins
-from plantctl.inventory import load
-from plantctl.problems import MAX_MESSAGE, InvalidInput
-from plantctl.render import tokens
-from plantctl.sources import GitSource
+from plantctl.core.problems import MAX_MESSAGE, InvalidInput
+from plantctl.gate import codeowners
+from plantctl.model import tokens
+from plantctl.model.loader import load
+from plantctl.model.sources import GitSource
+from plantctl.plant import segmentation
+from plantctl.plant.gateway_vars import admins
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T12:00:00Z"
@@ -100,8 +101,8 @@ def test_a_trailing_newline_in_a_pattern_field_is_invalid(
 def test_the_fast_validators_refusal_stands_when_the_explainer_finds_nothing(tmp_path):
     """If the two validators ever disagree, the file is invalid: validation fails closed. Draft
     7's `dependencies` is known to fastjsonschema and not to jsonschema's 2020-12 validator."""
-    from plantctl import schemas
-    from plantctl.documents import parse
+    from plantctl.model import schemas
+    from plantctl.model.documents import parse
 
     (tmp_path / "widget.schema.json").write_text(
         json.dumps({"type": "object", "dependencies": {"a": ["b"]}})

@@ -26,14 +26,16 @@ from typing import Any
 import pytest
 import yaml
 
-from plantctl import broker_access, check, codeowners, gateway_vars, grants, segmentation
 from plantctl.collector.config import ConfigError
-from plantctl.documents import parse
-from plantctl.inventory import FILE_KINDS, _kind_for, load
-from plantctl.problems import InvalidInput
-from plantctl.render import authorized_keys, mosquitto, nftables
-from plantctl.schemas import _validators, schema_dir
-from plantctl.sources import DirectorySource, MemorySource
+from plantctl.configs import authorized_keys, mosquitto, nftables
+from plantctl.core.problems import InvalidInput
+from plantctl.gate import check, codeowners
+from plantctl.model.documents import parse
+from plantctl.model.inventory import FILE_KINDS, kind_for
+from plantctl.model.loader import load
+from plantctl.model.schemas import _validators, schema_dir
+from plantctl.model.sources import DirectorySource, MemorySource
+from plantctl.plant import broker_access, gateway_vars, grants, segmentation
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "inventory"
@@ -116,7 +118,7 @@ def edits() -> list[Edit]:
     out: list[Edit] = []
     seen: set[tuple] = set()
     for rel in source.files():
-        kind = _kind_for(rel)
+        kind = kind_for(rel)
         if kind is None:
             continue
         data = _data(rel, source.read(rel))
@@ -227,14 +229,14 @@ def _sample_files() -> dict[str, bytes]:
 def test_the_family_covers_every_file_kind_and_the_dumped_sample_is_clean(engine):
     files = _sample_files()
     dumped = {
-        rel: yaml.safe_dump(_data(rel, text), sort_keys=False).encode() if _kind_for(rel) else text
+        rel: yaml.safe_dump(_data(rel, text), sort_keys=False).encode() if kind_for(rel) else text
         for rel, text in files.items()
     }
     inv = load(MemorySource(dumped), schema_root=schema_dir(SAMPLE))
     report = check.evaluate(inv, engine, NOW)
     assert report.findings == []
     covered = {e.file for e in edits()}
-    assert {fk.pattern for fk in FILE_KINDS if any(_kind_for(f) is fk for f in covered)} >= {
+    assert {fk.pattern for fk in FILE_KINDS if any(kind_for(f) is fk for f in covered)} >= {
         fk.pattern for fk in FILE_KINDS if fk.required
     }
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from plant_repo import git, sample_repo
 
-from plantctl import facts, paths
-from plantctl.inventory import load
+from plantctl.gate import facts
+from plantctl.model.loader import load
+from plantctl.plant import attack_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = str(ROOT / "inventory")
@@ -142,7 +143,7 @@ def test_a_foothold_service_makes_a_pivot(tmp_path):
     conduits.write_text(text)
     found = {
         tuple(h["node"] for h in p["hops"])
-        for p in paths.find(load(inv_dir), "ridgeway", "internet", "cell-molding")["paths"]
+        for p in attack_paths.find(load(inv_dir), "ridgeway", "internet", "cell-molding")["paths"]
     }
     assert (*BASTION, GW1, "cell-machining/rw-cnc-01", "cell-molding") in found
     assert not any("cell-machining/rw-cnc-02" in chain[:-1] for chain in found)
@@ -178,7 +179,7 @@ EWS_TOO = (
 def test_a_change_opens_and_closes_paths(tmp_path):
     base = load(INVENTORY)
     head = load(_edited(tmp_path, "head", *EWS_TOO))
-    opened, closed = paths.diff(base, head)
+    opened, closed = attack_paths.diff(base, head)
     assert opened == [
         "ridgeway: enterprise -> remote-access/rw-bastion (staff-to-bastion) -> "
         "supervisory/rw-ews-01 (bastion-to-supervisory)",
@@ -187,7 +188,7 @@ def test_a_change_opens_and_closes_paths(tmp_path):
         "ridgeway: remote-access -> supervisory/rw-ews-01 (bastion-to-supervisory)",
     ]
     assert closed == []
-    assert paths.diff(head, base) == (closed, opened)
+    assert attack_paths.diff(head, base) == (closed, opened)
 
 
 def test_the_pull_request_comment_lists_the_paths_it_opens(tmp_path, plantctl):

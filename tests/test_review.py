@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from plantctl.inventory import load
+from plantctl.model.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
 # The sample's Lakeside machines; the scripted history adds one (lk-press-07).
@@ -147,10 +147,10 @@ def _review(repo: Path, since: str, out: Path):
 def test_the_review_lists_exactly_the_scripted_items(history, tmp_path):
     from datetime import datetime
 
-    from plantctl import review
+    from plantctl.reports import governance
 
     repo, first = history
-    result = review.build(repo, first, datetime.fromisoformat(NOW.replace("Z", "+00:00")))
+    result = governance.build(repo, first, datetime.fromisoformat(NOW.replace("Z", "+00:00")))
     assert {(c["kind"], c["id"], c["op"]) for c in result.changes} == {
         ("machine", "lk-press-07", "added"),
         ("grant", "g-rw-0100", "added"),
@@ -227,17 +227,17 @@ def test_a_record_that_does_not_match_a_recomputation_is_reported(history, tmp_p
     at its own revisions and reported; `plantctl record verify` fails on it."""
     from datetime import datetime
 
-    from plantctl import decision, review
+    from plantctl.reports import decision_record, governance
 
     repo, first = history
     copy = tmp_path / "plant"
     shutil.copytree(repo, copy)
-    [(commit, [genuine])] = decision.notes(copy).items()
+    [(commit, [genuine])] = decision_record.notes(copy).items()
     head = _git(copy, "rev-parse", "HEAD")  # the conduit: IT security and ops-lakeside needed
     base = _git(copy, "rev-parse", "HEAD~1")
     honest = _gate(copy, base, head, [], tmp_path / "honest")
     assert honest["decision"] == "fail" and honest["approvals"]["missing"]
-    _git(copy, "notes", "--ref", decision.NOTES_REF, "remove", head)
+    _git(copy, "notes", "--ref", decision_record.NOTES_REF, "remove", head)
     forged = json.loads(json.dumps(honest))
     forged["decision"], forged["exit"] = "pass", 0
     for team in forged["approvals"]["required"]:
@@ -247,7 +247,7 @@ def test_a_record_that_does_not_match_a_recomputation_is_reported(history, tmp_p
     path.write_text(json.dumps(forged))
     assert _plantctl(copy, "record", "add", str(path)).returncode == 0
 
-    result = review.build(copy, first, datetime.fromisoformat(NOW.replace("Z", "+00:00")))
+    result = governance.build(copy, first, datetime.fromisoformat(NOW.replace("Z", "+00:00")))
     assert len(result.mismatched) == 1, result.mismatched
     [bad] = result.mismatched
     assert bad["head"] == head and not bad["matches"]
@@ -256,7 +256,7 @@ def test_a_record_that_does_not_match_a_recomputation_is_reported(history, tmp_p
     assert [g["matches"] for g in result.gate_records] == [True, False]
     [conduit] = result.new_conduits
     assert conduit["approvers"] == ["mallory"]  # what the record claims, next to the warning
-    markdown = review.render_markdown(result, {})
+    markdown = governance.render_markdown(result, {})
     assert "## Security items: gate records that do not match a recomputation" in markdown
     assert f"| {head[:12]} |" in markdown
 

@@ -1,4 +1,4 @@
-"""plantctl.reviews: GitHub, Gitea/Forgejo and GitLab answers (recorded in their documented
+"""plantctl.gate.reviews: GitHub, Gitea/Forgejo and GitLab answers (recorded in their documented
 shapes under tests/fixtures/code_hosts/) mapped to one model; anything else is invalid input
 with a message, never an exception of another kind."""
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plantctl import reviews
-from plantctl.problems import InvalidInput
+from plantctl.core.problems import InvalidInput
+from plantctl.gate import reviews
 
 FIXTURES = Path(__file__).parent / "fixtures" / "code_hosts"
 

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from plantctl import broker_access, segmentation, standins
-from plantctl.inventory import load
+from plantctl.lab import standins
+from plantctl.model.loader import load
+from plantctl.plant import broker_access, segmentation
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -232,11 +233,11 @@ def test_preview_then_up_build_the_lab(lab, model):
 
 
 def test_the_plan_passes_the_plan_policy(lab, model):
-    from plantctl import plancheck
+    from plantctl.gate import plan_check
 
     inv, _ = model
-    plan = plancheck.load_plan(lab.tmp / "plan.json")
-    decision = plancheck.evaluate(inv, SITE, plan, ROOT / "policies")
+    plan = plan_check.load_plan(lab.tmp / "plan.json")
+    decision = plan_check.evaluate(inv, SITE, plan, ROOT / "policies")
     assert decision["violations"] == []
     kinds = {
         s["newState"]["inputs"].get("declares", {}).get("kind")

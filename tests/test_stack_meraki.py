@@ -225,10 +225,10 @@ def steps_of(mocks: Recorder) -> list[dict]:
 
 
 def check_plan(steps: list[dict]) -> dict:
-    from plantctl import plancheck
-    from plantctl.inventory import load
+    from plantctl.gate import plan_check
+    from plantctl.model.loader import load
 
-    return plancheck.evaluate(
+    return plan_check.evaluate(
         load(ROOT / "inventory"), "ridgeway", {"steps": steps}, ROOT / "policies"
     )
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from plantctl import broker_access, grants, segmentation
-from plantctl.inventory import load
-from plantctl.render import authorized_keys, mosquitto, nftables, sshd_config, tokens
+from plantctl.configs import authorized_keys, mosquitto, nftables, sshd_config
+from plantctl.model import tokens
+from plantctl.model.loader import load
+from plantctl.plant import broker_access, grants, segmentation
 
 SAMPLE = Path(__file__).resolve().parents[1] / "inventory"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForRendererTests000000000000000000000"

@@ -73,10 +73,10 @@ class InventoryModule(BaseInventoryPlugin):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            from plantctl import gateway_vars
             from plantctl.collector.config import ConfigError
-            from plantctl.inventory import load
-            from plantctl.problems import InvalidInput
+            from plantctl.core.problems import InvalidInput
+            from plantctl.model.loader import load
+            from plantctl.plant import gateway_vars
         except ImportError as exc:
             raise AnsibleParserError(
                 f"plantctl is not importable by Ansible's Python ({exc}); run Ansible from the "

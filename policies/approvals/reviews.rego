@@ -7,7 +7,7 @@
 #   not an approval; reviews are ordered by plantctl's `seq` (submitted_at, then review id);
 # - login is a member of T (logins compared in lower case) and not the pull request's author;
 # - the commit login approved is in the head's history and K is unchanged since
-#   (input.change.commits, from src/plantctl/reviewed.py);
+#   (input.change.commits, from src/plantctl/gate/approvals.py);
 # - where K needs two or more teams under a rule with separation of duties (APR-011), each of
 #   those teams is given a different person.
 # T is satisfied when every object it is needed for has an approval that counts.

@@ -12,7 +12,7 @@ teams := {
 
 zone := {"sensor-gateway-health": "maint", "network-connectivity": "net"}
 
-# Commits as src/plantctl/reviewed.py states them.
+# Commits as src/plantctl/gate/approvals.py states them.
 commit(short, in_history, changed) := {
 	"commit": concat("", [short, "000"]), "short": short, "known": true,
 	"in_history": in_history, "changed_since": changed, "note": "",

@@ -24,7 +24,7 @@ meraki_inbound := concat(":", [
 ])
 
 # METADATA
-# description: The plan check's one answer, asked by plantctl.plancheck.
+# description: The plan check's one answer, asked by plantctl.gate.plan_check.
 # entrypoint: true
 decision := {
 	"violations": violation.sorted(violations),

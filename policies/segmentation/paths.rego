@@ -1,5 +1,5 @@
 # Segmentation, attack paths (the package's METADATA is in segmentation.rego). plantctl facts
-# computes every site's paths once in Python (src/plantctl/paths.py, input.attack_paths): chains
+# computes every site's paths once in Python (src/plantctl/plant/attack_paths.py, input.attack_paths): chains
 # of allowed conduits from the internet, an enterprise zone or a remote-access zone, continuing
 # only from a device reached on a service that gives a foothold (ssh, rdp, https management,
 # engineering protocols). Each path is {site, from, from_kind, to, to_kind, hops: [{conduit,

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from plantctl import __version__
-from plantctl.problems import EXIT_INVALID, EXIT_OK, InvalidInput, bounded
-from plantctl.render.tokens import UnsafeToken
+from plantctl.core.problems import EXIT_INVALID, EXIT_OK, InvalidInput, bounded
+from plantctl.model.tokens import UnsafeToken
 
 
 class _Parser(argparse.ArgumentParser):
@@ -178,14 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timezone", default="UTC")
     p.set_defaults(func=cmd_import)
 
-    from plantctl import decision
+    from plantctl.reports import decision_record
 
-    decision.add_parser(sub)
+    decision_record.add_parser(sub)
     return parser
 
 
 def _load(args):
-    from plantctl.inventory import default_root, load
+    from plantctl.model.inventory import default_root
+    from plantctl.model.loader import load
 
     return load(args.inventory or default_root())
 
@@ -217,7 +218,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_allocate(args) -> int:
-    from plantctl import addressing
+    from plantctl.model import addressing
 
     if args.count < 1:
         print("plantctl allocate: --count must be 1 or more", file=sys.stderr)
@@ -270,15 +271,15 @@ def write_output(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from plantctl import atomic
+    from plantctl.core import atomic
 
     atomic.write_text(output, text)
 
 
 def cmd_check(args) -> int:
-    from plantctl import check
-    from plantctl.engine import BundleRefused, EngineUnavailable
-    from plantctl.problems import EXIT_BUNDLE, EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.core.problems import EXIT_BUNDLE, EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.gate import check
+    from plantctl.gate.engine import BundleRefused, EngineUnavailable
 
     now = parse_now(args.now)
     if args.base is None and (args.head or args.approvals or args.author):
@@ -303,15 +304,15 @@ def cmd_check(args) -> int:
         return EXIT_ENGINE
     code = EXIT_OK if report.passed else EXIT_VIOLATIONS
     if args.output_dir is not None:
-        from plantctl import decision
+        from plantctl.reports import decision_record
 
-        decision.write_outputs(report, code, args)
+        decision_record.write_outputs(report, code, args)
     write_output(_render(report, args), args.output)
     return code
 
 
 def _render(report, args) -> str:
-    from plantctl.render import jsondoc, markdown, sarif, text
+    from plantctl.reports.formats import jsondoc, markdown, sarif, text
 
     if args.format == "json":
         return jsondoc.render(report)
@@ -328,11 +329,12 @@ def _check_pull_request(args, now):
     import subprocess
     import tempfile
 
-    from plantctl import changes, check, codeowners, paths, reviewed, reviews
-    from plantctl.check import Finding, PullRequest
-    from plantctl.inventory import load
-    from plantctl.problems import Problem
-    from plantctl.sources import GitError, GitSource
+    from plantctl.core.problems import Problem
+    from plantctl.gate import approvals, changes, check, codeowners, reviews
+    from plantctl.gate.check import Finding, PullRequest
+    from plantctl.model.loader import load
+    from plantctl.model.sources import GitError, GitSource
+    from plantctl.plant import attack_paths
 
     top = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
@@ -372,7 +374,7 @@ def _check_pull_request(args, now):
             schema_root = changes.export_tree(repo, base, "inventory/schema", Path(tmp))
             policies = changes.export_tree(repo, base, "policies", Path(tmp))
         except GitError as exc:
-            from plantctl.engine import EngineUnavailable
+            from plantctl.gate.engine import EngineUnavailable
 
             raise EngineUnavailable(
                 f"the base revision has no policies to judge by: {exc}"
@@ -411,7 +413,7 @@ def _check_pull_request(args, now):
             )
         changed = changes.diff(base_inv, head_inv)
         files = changes.changed_files(repo, base, head)
-        commits = reviewed.facts(
+        commits = approvals.facts(
             repo,
             pr_reviews.commits(),
             base=base,
@@ -432,13 +434,13 @@ def _check_pull_request(args, now):
             commits=commits,
             base_separation=base_inv.ownership.data.get("separation_of_duties"),
         )
-        pull_request.paths_opened, pull_request.paths_closed = paths.diff(base_inv, head_inv)
+        pull_request.paths_opened, pull_request.paths_closed = attack_paths.diff(base_inv, head_inv)
         with check.engine(policies, args.bundle, args.verification_key) as endpoint:
             return check.evaluate(head_inv, endpoint, now, pull_request=pull_request)
 
 
 def cmd_codeowners(args) -> int:
-    from plantctl import codeowners
+    from plantctl.gate import codeowners
 
     inv = _load(args)
     expected = codeowners.render(inv)
@@ -457,7 +459,7 @@ def cmd_codeowners(args) -> int:
 
 
 def cmd_facts(args) -> int:
-    from plantctl import facts
+    from plantctl.gate import facts
 
     inv = _load(args)
     json.dump(facts.build(inv, parse_now(args.now)), sys.stdout, indent=2, sort_keys=True)
@@ -466,7 +468,7 @@ def cmd_facts(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from plantctl.summary import render
+    from plantctl.reports.summary import render
 
     inv = _load(args)
     render(inv)
@@ -476,8 +478,8 @@ def cmd_summary(args) -> int:
 def cmd_review(args) -> int:
     import subprocess
 
-    from plantctl import review
-    from plantctl.sources import GitError
+    from plantctl.model.sources import GitError
+    from plantctl.reports import governance
 
     now = parse_now(args.now)
     top = subprocess.run(
@@ -487,19 +489,19 @@ def cmd_review(args) -> int:
         print("plantctl review: not inside a git repository", file=sys.stderr)
         return EXIT_INVALID
     try:
-        result = review.build(Path(top.stdout.strip()), args.since, now, args.until)
+        result = governance.build(Path(top.stdout.strip()), args.since, now, args.until)
     except GitError as exc:
         print(f"plantctl review: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    written = review.write(result, args.output)
-    print(f"governance review {review._period(result)}")
+    written = governance.write(result, args.output)
+    print(f"governance review {governance._period(result)}")
     for path in written:
         print(f"  {path}")
     return EXIT_OK
 
 
 def cmd_bundle_build(args) -> int:
-    from plantctl import bundle
+    from plantctl.gate import bundle
 
     try:
         digest = bundle.build(args.policies, args.signing_key, args.output, args.signing_alg)
@@ -511,8 +513,8 @@ def cmd_bundle_build(args) -> int:
 
 
 def cmd_bundle_verify(args) -> int:
-    from plantctl.engine import BundleRefused, EngineUnavailable, OpaServer
-    from plantctl.problems import EXIT_BUNDLE, EXIT_ENGINE
+    from plantctl.core.problems import EXIT_BUNDLE, EXIT_ENGINE
+    from plantctl.gate.engine import BundleRefused, EngineUnavailable, OpaServer
 
     try:
         with OpaServer(Path("."), bundle=args.bundle, verification_key=args.verification_key):
@@ -528,9 +530,10 @@ def cmd_bundle_verify(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    from plantctl import audit, check
-    from plantctl.engine import EngineUnavailable
-    from plantctl.problems import EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.core.problems import EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.gate import check
+    from plantctl.gate.engine import EngineUnavailable
+    from plantctl.reports import audit
 
     now = parse_now(args.now)
     try:
@@ -569,18 +572,18 @@ def cmd_audit(args) -> int:
 
 
 def cmd_plan_check(args) -> int:
-    from plantctl import plancheck
-    from plantctl.engine import EngineUnavailable
-    from plantctl.problems import EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.core.problems import EXIT_ENGINE, EXIT_VIOLATIONS
+    from plantctl.gate import plan_check
+    from plantctl.gate.engine import EngineUnavailable
 
     try:
         inv = _load(args)
-        plan = plancheck.load_plan(args.plan)
+        plan = plan_check.load_plan(args.plan)
     except ValueError as exc:
         print(f"plantctl plan-check: {exc}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        decision = plancheck.evaluate(inv, args.site, plan, args.policies)
+        decision = plan_check.evaluate(inv, args.site, plan, args.policies)
     except EngineUnavailable as exc:
         print(
             f"plantctl plan-check: policy engine unavailable, failing closed: {exc}",
@@ -590,29 +593,29 @@ def cmd_plan_check(args) -> int:
     if args.format == "json":
         print(json.dumps(decision, indent=2, sort_keys=True))
     else:
-        sys.stdout.write(plancheck.render_text(args.site, decision))
+        sys.stdout.write(plan_check.render_text(args.site, decision))
     return EXIT_VIOLATIONS if decision["violations"] else EXIT_OK
 
 
 def cmd_paths(args) -> int:
-    from plantctl import paths
+    from plantctl.plant import attack_paths
 
     inv = _load(args)
     try:
-        result = paths.find(inv, args.site, args.origin, args.to)
-    except paths.PathInputError as exc:
+        result = attack_paths.find(inv, args.site, args.origin, args.to)
+    except attack_paths.PathInputError as exc:
         print(f"plantctl paths: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if args.format == "json":
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
-        sys.stdout.write(paths.render_text(result))
+        sys.stdout.write(attack_paths.render_text(result))
     return EXIT_OK
 
 
 def cmd_import(args) -> int:
-    from plantctl import induform
-    from plantctl.inventory import default_root
+    from plantctl.importers import induform
+    from plantctl.model.inventory import default_root
 
     into = args.into or default_root()
     notes: list[str] = []

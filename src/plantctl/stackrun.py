@@ -14,7 +14,7 @@ PLANTCTL_PULUMI_PROGRAM=local (or auto, and `pulumi-language-python` is installe
 configuration never lands in stacks/).
 
 `--json FILE` writes the preview as `pulumi preview --json` does (steps with op, urn, type and
-the new inputs): the input of the plan policy (policies/plan/, plantctl.plancheck).
+the new inputs): the input of the plan policy (policies/plan/, plantctl.gate.plan_check).
 """
 
 from __future__ import annotations

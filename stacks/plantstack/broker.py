@@ -7,8 +7,8 @@ from typing import Protocol
 
 import pulumi
 
-from plantctl.broker_access import BrokerAccess
-from plantctl.render import mosquitto
+from plantctl.configs import mosquitto
+from plantctl.plant.broker_access import BrokerAccess
 
 
 class BrokerTarget(Protocol):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pulumi
 
-from plantctl.broker_access import BrokerAccess
-from plantctl.grants import RemoteAccess as Plan
+from plantctl.plant.broker_access import BrokerAccess
+from plantctl.plant.grants import RemoteAccess as Plan
 from plantctl.providers.files import RenderedFiles
 from plantstack.broker import listeners
 from plantstack.remote_access import entry_record

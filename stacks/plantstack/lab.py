@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pulumi
 
-from plantctl.broker_access import BrokerAccess
-from plantctl.grants import RemoteAccess as Plan
+from plantctl.configs import nftables
+from plantctl.plant.broker_access import BrokerAccess
+from plantctl.plant.grants import RemoteAccess as Plan
+from plantctl.plant.segmentation import Segmentation
 from plantctl.providers.lab import BootedMachine, Firewall, Pki, ZoneNetwork
-from plantctl.render import nftables
-from plantctl.segmentation import Segmentation
 from plantstack.broker import listeners
 from plantstack.remote_access import entry_record
 

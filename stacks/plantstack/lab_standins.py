@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from plantctl import standins
-from plantctl.inventory import Inventory
+from plantctl.lab import standins
+from plantctl.model.inventory import Inventory
+from plantctl.plant.segmentation import Segmentation
 from plantctl.providers.lab import Host, KeyPair
-from plantctl.segmentation import Segmentation
 
 
 @dataclass

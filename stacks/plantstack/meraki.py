@@ -18,7 +18,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_meraki as meraki
 
-from plantctl.segmentation import INTERNET, Flow, Segmentation
+from plantctl.plant.segmentation import INTERNET, Flow, Segmentation
 
 DENY_ALL = {
     "policy": "deny",

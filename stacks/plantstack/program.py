@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pulumi
 
-from plantctl import broker_access, grants, segmentation
-from plantctl.inventory import Inventory, load
+from plantctl.model.inventory import Inventory
+from plantctl.model.loader import load
+from plantctl.plant import broker_access, grants, segmentation
 from plantstack.broker import Broker, BrokerArgs
 from plantstack.remote_access import RemoteAccess, RemoteAccessArgs
 from plantstack.segmented_network import SegmentedNetwork, SegmentedNetworkArgs

@@ -7,9 +7,9 @@ from typing import Protocol
 
 import pulumi
 
-from plantctl.grants import Entry
-from plantctl.grants import RemoteAccess as Plan
-from plantctl.render import authorized_keys, sshd_config
+from plantctl.configs import authorized_keys, sshd_config
+from plantctl.plant.grants import Entry
+from plantctl.plant.grants import RemoteAccess as Plan
 
 
 class BastionTarget(Protocol):

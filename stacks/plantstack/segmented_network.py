@@ -7,7 +7,7 @@ from typing import Protocol
 
 import pulumi
 
-from plantctl.segmentation import Segmentation
+from plantctl.plant.segmentation import Segmentation
 
 
 class NetworkTarget(Protocol):

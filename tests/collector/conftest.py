@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from plantctl.collector import config, render
-from plantctl.inventory import load
+from plantctl.collector import config
 from plantctl.lab.mosquitto import LocalBroker, free_port
 from plantctl.lab.observer import Subscriber
 from plantctl.lab.pki import Authority
 from plantctl.lab.plc import PlcSimulator
+from plantctl.model.loader import load
+from plantctl.plant import collector_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +79,7 @@ def _loopback_config(
 ) -> dict:
     cred = authority.issue(gateway)
     doc = copy.deepcopy(
-        render.render(
+        collector_config.render(
             inventory,
             gateway,
             tls={

@@ -11,15 +11,16 @@ import sys
 
 import pytest
 
-from plantctl.collector import config, render
+from plantctl.collector import config
 from plantctl.collector.modbus import ModbusReader, only_reads
 from plantctl.collector.opcua import OpcUaReader
 from plantctl.collector.readonly import ReadOnlyViolation
-from plantctl.inventory import load
+from plantctl.model.loader import load
+from plantctl.plant import collector_config
 
 
 def _doc(inventory, gateway="gw-rw-02") -> dict:
-    return copy.deepcopy(render.render(inventory, gateway))
+    return copy.deepcopy(collector_config.render(inventory, gateway))
 
 
 @pytest.mark.parametrize("function", [5, 6, 15, 16, 22, 23, 8, 0x2B])
@@ -48,7 +49,7 @@ def test_the_inventory_cannot_render_a_writing_collector(sample):
     )
     inv = load(sample)
     with pytest.raises(config.ConfigError, match="function code 6 is not a read"):
-        render.render(inv, "gw-rw-02")
+        collector_config.render(inv, "gw-rw-02")
 
 
 def test_the_collector_exits_2_on_a_write_config_and_reads_nothing(loopback_config, plcs, tmp_path):
@@ -73,7 +74,7 @@ def test_the_collector_exits_2_on_a_write_config_and_reads_nothing(loopback_conf
 
 def test_check_mode_accepts_the_rendered_configuration(inventory, tmp_path):
     path = tmp_path / "gw.json"
-    path.write_text(json.dumps(render.render(inventory, "gw-rw-01")))
+    path.write_text(json.dumps(collector_config.render(inventory, "gw-rw-01")))
     proc = subprocess.run(
         [sys.executable, "-m", "plantctl.collector", "--config", str(path), "--check"],
         capture_output=True,

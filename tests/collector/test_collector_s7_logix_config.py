@@ -11,9 +11,9 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from plantctl import gateway_vars
-from plantctl.collector import config, render
-from plantctl.inventory import load
+from plantctl.collector import config
+from plantctl.model.loader import load
+from plantctl.plant import collector_config, gateway_vars
 
 ROOT = Path(__file__).resolve().parents[2]
 READERS = ["modbus.py", "opcua.py", "s7.py", "logix.py"]
@@ -67,7 +67,7 @@ def _line_of(path: Path, needle: str) -> int:
 def test_the_s7_and_logix_collectors_validate_and_render(s7_sample, plantctl):
     run = plantctl("validate", "--inventory", str(s7_sample))
     assert run.code == 0, run.out + run.err
-    doc = render.render(load(s7_sample), "gw-rw-03")
+    doc = collector_config.render(load(s7_sample), "gw-rw-03")
     by_id = {s["id"]: s for s in doc["sources"]}
     s7, lgx = by_id["col-rw-s7-01"], by_id["col-rw-lgx-01"]
     assert (s7["protocol"], s7["port"], s7["rack"], s7["slot"]) == ("s7", 102, 0, 1)
@@ -118,7 +118,7 @@ def test_validate_refuses_bad_s7_and_logix_points_with_file_and_line(
     ],
 )
 def test_the_collector_refuses_bad_s7_and_logix_points(s7_sample, block, change, message):
-    doc = copy.deepcopy(render.render(load(s7_sample), "gw-rw-03"))
+    doc = copy.deepcopy(collector_config.render(load(s7_sample), "gw-rw-03"))
     source = next(s for s in doc["sources"] if block in s["signals"][0])
     source["signals"][0][block].update(change)
     with pytest.raises(config.ConfigError, match=message):
@@ -126,7 +126,7 @@ def test_the_collector_refuses_bad_s7_and_logix_points(s7_sample, block, change,
 
 
 def test_a_collector_of_another_protocol_block_is_refused(s7_sample):
-    doc = copy.deepcopy(render.render(load(s7_sample), "gw-rw-03"))
+    doc = copy.deepcopy(collector_config.render(load(s7_sample), "gw-rw-03"))
     source = next(s for s in doc["sources"] if s["protocol"] == "s7")
     source["signals"][0]["modbus"] = {"function": 3, "address": 0}
     with pytest.raises(config.ConfigError, match="an s7 source cannot have a 'modbus' point"):

@@ -16,11 +16,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from plantctl import broker_access
-from plantctl.collector import config, render
-from plantctl.inventory import load
+from plantctl.collector import config
+from plantctl.configs import mosquitto as mosquitto_render
 from plantctl.lab.plc import Model
-from plantctl.render import mosquitto as mosquitto_render
+from plantctl.model.loader import load
+from plantctl.plant import broker_access, collector_config
 
 
 def _sparkplug_classes():
@@ -257,7 +257,7 @@ def sparkplug_sample(sample):
 
 def test_the_broker_acl_follows_the_sparkplug_layout(sparkplug_sample):
     inv = load(sparkplug_sample)
-    doc = render.render(inv, "gw-rw-02")
+    doc = collector_config.render(inv, "gw-rw-02")
     assert (doc["payload"], doc["sparkplug_group"]) == ("sparkplug-b", "ridgeway")
     access = broker_access.build(inv, "ridgeway")
     acc = access.account("collector.col-rw-press-01")
@@ -302,7 +302,7 @@ def test_a_sparkplug_group_id_with_a_separator_or_wildcard_is_refused(
 
 @pytest.mark.parametrize("group", ["a/b", "#", "+", ""])
 def test_the_collector_refuses_a_bad_sparkplug_group(inventory, group):
-    doc = copy.deepcopy(render.render(inventory, "gw-rw-02"))
+    doc = copy.deepcopy(collector_config.render(inventory, "gw-rw-02"))
     doc["payload"] = "sparkplug-b"
     doc["sparkplug_group"] = group or " "
     with pytest.raises(config.ConfigError, match="is not a Sparkplug group id"):

@@ -29,13 +29,14 @@ from lab_plant import (
     write_ssh_config,
 )
 
-from plantctl import addressing
-from plantctl.collector import config, render
-from plantctl.inventory import load
+from plantctl.collector import config
 from plantctl.lab import File, Lab, Namespace, PlcSimulator, cleanup
 from plantctl.lab.mosquitto import tls_config
 from plantctl.lab.observer import Subscriber
 from plantctl.lab.pki import Authority
+from plantctl.model import addressing
+from plantctl.model.loader import load
+from plantctl.plant import collector_config
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def plant(tmp_path_factory):
         # PLC simulators for every machine the two gateways read.
         plcs: dict[str, PlcSimulator] = {}
         for gw in GATEWAYS:
-            for src in config.parse(render.render(inv, gw)).sources:
+            for src in config.parse(collector_config.render(inv, gw)).sources:
                 machine = inv.get("machine", src.machine)
                 ns[src.machine] = net.host(src.machine, machine.data["zone"], src.address)
                 plcs[src.machine] = PlcSimulator(src, lab.path("plc"), netns=ns[src.machine])

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from plantctl.inventory import Inventory
 from plantctl.lab import Lab, Machine, Namespace, PlcSimulator
 from plantctl.lab.observer import Subscriber
 from plantctl.lab.pki import Authority
+from plantctl.model.inventory import Inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "ridgeway"

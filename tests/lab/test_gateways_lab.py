@@ -11,8 +11,8 @@ import time
 import pytest
 from lab_plant import GATEWAYS, OPERATOR, probe
 
-from plantctl.collector import render
 from plantctl.lab.plc import Model
+from plantctl.plant import collector_config
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -197,7 +197,7 @@ def test_the_collector_configuration_comes_from_the_inventory(converged, gw):
     assert cfg_file.user == "root" and cfg_file.group == "plantctl-collector"
     assert cfg_file.mode == 0o640
     installed = json.loads(cfg_file.content_string)
-    expected = render.render(converged.inv, gw, state_dir="/var/lib/plantctl-collector")
+    expected = collector_config.render(converged.inv, gw, state_dir="/var/lib/plantctl-collector")
     assert installed == expected
     key = host.file("/etc/plantctl-collector/tls/client.key")
     assert key.mode == 0o640 and key.group == "plantctl-collector"
@@ -232,7 +232,7 @@ def test_the_collector_runs_hardened_and_unprivileged(converged, gw):
 def test_plc_values_arrive_at_the_broker_on_the_right_topics(converged):
     expected = {}
     for gw in GATEWAYS:
-        doc = render.render(converged.inv, gw)
+        doc = collector_config.render(converged.inv, gw)
         for src in doc["sources"]:
             for sig in src["signals"]:
                 expected[f"{src['topic_prefix']}/{sig['data_class']}/{sig['name']}"] = (

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plantctl.inventory import load
 from plantctl.lab import File, Lab, cleanup, netns
+from plantctl.model.loader import load
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from netaddr import IPAddress, IPNetwork
 
-from plantctl import addressing
-from plantctl.inventory import Inventory
 from plantctl.lab.netns import Namespace, veth
+from plantctl.model import addressing
+from plantctl.model.inventory import Inventory
 
 
 @dataclass

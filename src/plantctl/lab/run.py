@@ -22,11 +22,11 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from plantctl.inventory import Inventory
 from plantctl.lab import cleanup, guard, process
 from plantctl.lab.machine import File, Machine
 from plantctl.lab.netns import Namespace
 from plantctl.lab.network import SiteNetwork
+from plantctl.model.inventory import Inventory
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 

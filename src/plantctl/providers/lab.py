@@ -177,7 +177,7 @@ class SiteNetworkProvider(ResourceProvider):
     INPUTS = ("prefix", "site", "inventory", "zones", "supernet")
 
     def create(self, props):
-        from plantctl.inventory import load
+        from plantctl.model.loader import load
 
         props = _clean(props)
         prefix, site = check_prefix(props["prefix"]), props["site"]

@@ -1,0 +1,196 @@
+"""The loader: the one way an inventory is read.
+
+Loading parses each file once, checks it against its schema, builds records, then checks
+references between records and the address plan; any problem stops it with InvalidInput.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plantctl.core.problems import InvalidInput, Problem
+from plantctl.model import addressing, references, schemas
+from plantctl.model.documents import Document, parse
+from plantctl.model.inventory import (
+    FILE_KINDS,
+    KINDS,
+    FileKind,
+    Inventory,
+    Record,
+    default_root,
+    is_tool_file,
+    kind_for,
+)
+from plantctl.model.sources import DirectorySource, Source
+
+
+def load(source: Source | Path | str, schema_root: Path | None = None) -> Inventory:
+    """Load and check an inventory. Raises InvalidInput listing every problem found."""
+    if not hasattr(source, "files"):
+        source = DirectorySource(Path(source))
+    if schema_root is None:
+        schema_root = schemas.schema_dir(Path(getattr(source, "root", default_root())))
+    problems: list[Problem] = []
+    documents: dict[str, Document] = {}
+    records: dict[str, dict[str, Record]] = {kind: {} for kind in KINDS}
+    files = source.files()
+    present = set()
+    memo: dict = {}  # plain scalar text -> meaning, shared: equal keys and values are one object
+    for rel in source.links():
+        # Never read: a link could point anywhere (a secret, another folder), and the gate,
+        # which reads git objects, would not see what it points to.
+        problems.append(
+            Problem(
+                source.shown(rel),
+                1,
+                1,
+                "is a symbolic link; inventory files are plain files inside inventory/ "
+                "(replace the link by the file itself)",
+                "INV-FILE",
+            )
+        )
+
+    for rel in files:
+        shown = source.shown(rel)
+        if is_tool_file(rel):
+            continue
+        fk = kind_for(rel)
+        if fk is None:
+            problems.append(
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    "not an inventory file; expected one of "
+                    + ", ".join(k.pattern for k in FILE_KINDS)
+                    + " (check the file name and folder)",
+                    "INV-FILE",
+                )
+            )
+            continue
+        present.add(fk.pattern)
+        try:
+            raw = source.read(rel)
+            text = raw.decode("utf-8")
+            doc = parse(text, shown, memo)
+        except UnicodeDecodeError as exc:
+            problems.append(
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    f"not UTF-8 text ({exc.reason}); save the file as UTF-8",
+                    "INV-YAML",
+                )
+            )
+            continue
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+            continue
+        documents[shown] = doc
+        found = schemas.validate(doc, fk.schema, schema_root)
+        if found:
+            problems.extend(found)
+            continue
+        site = rel.split("/")[1] if rel.startswith("sites/") else None
+        problems.extend(_collect(doc, fk, site, records))
+
+    for fk in FILE_KINDS:
+        if fk.required and fk.pattern not in present:
+            problems.append(
+                Problem(
+                    source.shown(fk.pattern),
+                    1,
+                    1,
+                    "required inventory file is "
+                    "missing; create it (see inventory/schema/"
+                    f"{fk.schema}.schema.json)",
+                    "INV-FILE",
+                )
+            )
+    problems.extend(_site_folders(source, files, records))
+    if problems:
+        raise InvalidInput(problems)
+
+    inventory = Inventory(source.label, documents, records)
+    problems.extend(references.check(inventory))
+    problems.extend(addressing.check(inventory))
+    if problems:
+        raise InvalidInput(problems)
+    return inventory
+
+
+def _site_folders(source: Source, files: list[str], records) -> list[Problem]:
+    """Each folder under sites/ is one site: it needs its site.yaml and zones.yaml."""
+    folders: dict[str, list[str]] = {}
+    for rel in files:
+        parts = rel.split("/")
+        if parts[0] == "sites" and len(parts) == 3:
+            folders.setdefault(parts[1], []).append(parts[2])
+    problems = []
+    for folder, names in sorted(folders.items()):
+        for needed in ("site.yaml", "zones.yaml"):
+            if needed not in names:
+                problems.append(
+                    Problem(
+                        source.shown(f"sites/{folder}/{sorted(names)[0]}"),
+                        1,
+                        1,
+                        f"site folder sites/{folder}/ has no {needed}; add it",
+                        "INV-FILE",
+                    )
+                )
+    return problems
+
+
+def _collect(doc: Document, fk: FileKind, site: str | None, records) -> list[Problem]:
+    problems = []
+    table = records[fk.kind]
+    if fk.list_key is None:
+        table["ownership"] = Record(fk.kind, "ownership", doc.data, doc, ())
+        return problems
+    body = doc.data[fk.list_key]
+    items = (
+        [(fk.list_key,)] if isinstance(body, dict) else [(fk.list_key, i) for i in range(len(body))]
+    )
+    for keys in items:
+        data = doc.data[keys[0]] if len(keys) == 1 else body[keys[1]]
+        key = _key_of(fk, data, site)
+        if fk.kind == "site" and site is not None and data["id"] != site:
+            line, col = doc.locate((*keys, "id"))
+            problems.append(
+                Problem(
+                    doc.path,
+                    line,
+                    col,
+                    f"site id {data['id']!r} differs from its "
+                    f"folder sites/{site}/; make them the same",
+                    "INV-ID",
+                )
+            )
+        if key in table:
+            first = table[key]
+            line, col = doc.locate(keys)
+            problems.append(
+                Problem(
+                    doc.path,
+                    line,
+                    col,
+                    f"duplicate {fk.kind} {key!r}, first "
+                    f"defined at {first.file}:{first.line}; give each its own id "
+                    "or remove the copy",
+                    "INV-DUPID",
+                )
+            )
+            continue
+        table[key] = Record(fk.kind, key, data, doc, keys, site)
+    return problems
+
+
+def _key_of(fk: FileKind, data: dict, site: str | None) -> str:
+    if fk.kind == "training":
+        return f"{data['person']}/{data['role']}/{data['completed']}"
+    if fk.kind == "binding":
+        return f"{data['person']}/{data['role']}/{data['site']}"
+    ident = data[fk.id_field]
+    return f"{site}/{ident}" if fk.site_scoped else ident

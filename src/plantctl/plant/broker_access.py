@@ -1,0 +1,187 @@
+"""Who may do what on a site's MQTT broker, derived from the data-access rules of the inventory.
+
+- A collector publishes only its own topics: `<site>/<zone>/<machine>/<data class>/<signal>` for
+  each signal it is configured with (the machine's zone; `publish_prefix` replaces the first three
+  levels when the collector sets it). It reads nothing.
+- A role may subscribe only to the data classes that list it as a viewer (data_classes[].viewers):
+  `<site>/+/+/<data class>/+`. It publishes nothing.
+
+Gateways with `payload: sparkplug-b` publish Sparkplug B instead (collector/sparkplug.py):
+`spBv1.0/<group>/<type>/<gateway>/<machine>.<data class>`. Their collectors may publish NBIRTH
+and NDEATH of their gateway, DBIRTH, DDATA and DDEATH of their own devices, and read only their
+gateway's NCMD (a rebirth request). A role may subscribe to the devices of the data classes it
+views, by name, and to the NBIRTH/NDEATH of those devices' gateways (state, no values).
+
+Accounts are named `collector.<id>` and `role.<id>`: the dot cannot occur in an inventory id, so a
+collector can never be confused with a role. Clients authenticate with a TLS client certificate
+whose common name is the account name (Mosquitto `use_identity_as_username`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from plantctl.model import tokens
+from plantctl.model.inventory import Inventory
+
+TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    kind: str  # collector | role
+    subject: str  # the collector or role id
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Listener:
+    address: str
+    port: int
+    tls: bool = True
+    require_certificate: bool = True
+
+
+@dataclass(frozen=True)
+class BrokerAccess:
+    site: str
+    broker_id: str
+    zone: str
+    listeners: tuple[Listener, ...]
+    accounts: tuple[Account, ...]
+
+    def account(self, username: str) -> Account:
+        for acc in self.accounts:
+            if acc.username == username:
+                return acc
+        raise KeyError(username)
+
+
+def collector_account(collector_id: str) -> str:
+    return "collector." + tokens.ident(collector_id, "collector id")
+
+
+def role_account(role_id: str) -> str:
+    return "role." + tokens.ident(role_id, "role id")
+
+
+def topic_prefix(inv: Inventory, collector: dict, site: str) -> str:
+    """`<site>/<zone>/<machine>` of a collector's machine, or its checked publish_prefix."""
+    prefix = collector.get("publish_prefix")
+    if prefix:
+        levels = prefix.split("/")
+        if not all(TOPIC_LEVEL.fullmatch(level) and level not in (".", "..") for level in levels):
+            raise tokens.UnsafeToken(
+                f"publish_prefix {prefix!r} of collector {collector['id']!r} is not a topic of "
+                "plain levels (letters, digits, '_', '.', '-' separated by '/')"
+            )
+        return prefix
+    machine = inv.get("machine", collector["machine"])
+    if machine is None:
+        raise KeyError(collector["machine"])
+    return "/".join(
+        (
+            tokens.ident(site, "site id"),
+            tokens.ident(machine.data["zone"], "zone id"),
+            tokens.ident(machine.key, "machine id"),
+        )
+    )
+
+
+def collector_topics(inv: Inventory, collector: dict, site: str) -> tuple[str, ...]:
+    """Every topic a collector publishes: one per configured signal."""
+    prefix = topic_prefix(inv, collector, site)
+    return tuple(
+        "/".join(
+            (prefix, tokens.ident(s["data_class"], "data class"), tokens.ident(s["name"], "signal"))
+        )
+        for s in collector["signals"]
+    )
+
+
+SPARKPLUG = "spBv1.0"
+
+
+def sparkplug_group(inv: Inventory, collector: dict, site: str) -> str | None:
+    """The Sparkplug group id of the collector's gateway, or None for a JSON gateway."""
+    gw = inv.get("gateway", collector["gateway"])
+    if gw is None or gw.data.get("payload", "json") != "sparkplug-b":
+        return None
+    return tokens.ident(gw.data.get("sparkplug_group", site), "sparkplug group")
+
+
+def sparkplug_devices(inv: Inventory, collector: dict, site: str) -> tuple[str, ...]:
+    machine = inv.get("machine", collector["machine"])
+    if machine is None:
+        raise KeyError(collector["machine"])
+    classes = sorted({s["data_class"] for s in collector["signals"]})
+    return tuple(
+        f"{tokens.ident(machine.key, 'machine id')}.{tokens.ident(c, 'data class')}"
+        for c in classes
+    )
+
+
+def sparkplug_topics(inv: Inventory, collector: dict, site: str, group: str):
+    """(write, read) of a Sparkplug collector."""
+    node = f"{SPARKPLUG}/{group}/{{}}/{tokens.ident(collector['gateway'], 'gateway id')}"
+    write = [node.format("NBIRTH"), node.format("NDEATH")]
+    for dev in sparkplug_devices(inv, collector, site):
+        write += [f"{node.format(kind)}/{dev}" for kind in ("DBIRTH", "DDATA", "DDEATH")]
+    return tuple(write), (node.format("NCMD"),)
+
+
+def viewable_classes(inv: Inventory, role_id: str) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            key
+            for key, rec in inv.of("data_class").items()
+            if role_id in rec.data.get("viewers", [])
+        )
+    )
+
+
+def build(inv: Inventory, site: str) -> BrokerAccess:
+    """The broker's listeners and accounts for one site. KeyError when it has no broker."""
+    site_rec = inv.get("site", site)
+    if site_rec is None:
+        raise KeyError(site)
+    svc = site_rec.data.get("services", {}).get("broker")
+    if svc is None:
+        raise KeyError(f"{site}: no broker in site.yaml services")
+    accounts: list[Account] = []
+    # Sparkplug devices by data class: [(group, gateway, device)]
+    sparkplug: dict[str, list[tuple[str, str, str]]] = {}
+    for rec in sorted(inv.site_objects("collector", site), key=lambda r: r.key):
+        group = sparkplug_group(inv, rec.data, site)
+        if group is None:
+            write, read = collector_topics(inv, rec.data, site), ()
+        else:
+            write, read = sparkplug_topics(inv, rec.data, site, group)
+            for dev in sparkplug_devices(inv, rec.data, site):
+                cls = dev.split(".", 1)[1]
+                sparkplug.setdefault(cls, []).append((group, rec.data["gateway"], dev))
+        accounts.append(
+            Account(collector_account(rec.key), "collector", rec.key, read=read, write=write)
+        )
+    for role_id in sorted(inv.of("role")):
+        classes = viewable_classes(inv, role_id)
+        if not classes:
+            continue
+        read = [f"{tokens.ident(site)}/+/+/{tokens.ident(c)}/+" for c in classes]
+        for group, gateway, dev in sorted({d for c in classes for d in sparkplug.get(c, [])}):
+            read.append(f"{SPARKPLUG}/{group}/+/{gateway}/{dev}")
+            for kind in ("NBIRTH", "NDEATH"):
+                topic = f"{SPARKPLUG}/{group}/{kind}/{gateway}"
+                if topic not in read:
+                    read.append(topic)
+        accounts.append(Account(role_account(role_id), "role", role_id, read=tuple(read)))
+    return BrokerAccess(
+        site=tokens.ident(site, "site id"),
+        broker_id=tokens.ident(svc["id"], "broker id"),
+        zone=tokens.ident(svc["zone"], "broker zone"),
+        listeners=(Listener(tokens.ipv4(svc["address"]), tokens.port(svc.get("port", 8883))),),
+        accounts=tuple(accounts),
+    )

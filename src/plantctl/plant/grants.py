@@ -1,0 +1,219 @@
+"""The remote-access grants a site bastion carries, from the validated inventory.
+
+Each grant that is active now (started, not ended) becomes one bastion account named after the
+grant (`g-rw-0007`), holding one key: the grantee's, restricted to the grant's target address and
+TCP ports, usable only from the zones that a conduit lets reach the bastion (internal people from
+internal zones, external people from the internet), and expiring at the grant's end. sshd itself
+enforces the expiry, so access stops at the end even if nobody redeploys. A grant without an end,
+without a key for its person, on a protocol other than TCP, or with no conduit to the bastion for
+its person is not deployed; `skipped` says why.
+
+One account per grant (not per person) because sshd applies the options of the first key line
+that matches: two grants of one person in one file would share the first one's restrictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from plantctl.model import protocols, tokens
+from plantctl.model.inventory import Inventory
+from plantctl.plant.segmentation import INTERNET
+from plantctl.plant.segmentation import build as segmentation
+
+MAX_PORTS_PER_GRANT = 16
+
+
+@dataclass(frozen=True)
+class Entry:
+    grant: str
+    person: str
+    account: str  # Unix account on the bastion: the grant id
+    target: str  # machine or gateway id
+    permits: tuple[tuple[str, int], ...]  # (address, port) the grantee may open
+    start: datetime
+    end: datetime
+    sources: tuple[str, ...]  # from= patterns
+    external: bool
+
+    @property
+    def expiry(self) -> str:
+        """sshd's expiry-time: YYYYMMDDHHMM in UTC (Z), rounded down to the minute."""
+        return self.end.astimezone(UTC).strftime("%Y%m%d%H%MZ")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    grant: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RemoteAccess:
+    site: str
+    bastion_id: str
+    zone: str
+    address: str
+    port: int
+    entries: tuple[Entry, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no offset")
+    return moment
+
+
+def target_address(inv: Inventory, target: str) -> str | None:
+    machine = inv.get("machine", target)
+    if machine is not None:
+        return tokens.ipv4(machine.data["controller"]["address"])
+    gateway = inv.get("gateway", target)
+    if gateway is not None:
+        return tokens.ipv4(gateway.data["address"])
+    return None
+
+
+def bastion_sources(inv: Inventory, site: str, address: str, port: int) -> dict[bool, list[str]]:
+    """from= patterns by 'external': where conduits let people reach the bastion from."""
+    seg = segmentation(inv, site)
+    internal: list[str] = []
+    external: list[str] = []
+    for flow in seg.flows:
+        svc = flow.service
+        if svc.protocol not in ("tcp", "any"):
+            continue
+        if svc.port is not None and not svc.port <= port <= (svc.port_end or svc.port):
+            continue
+        if flow.destinations and not any(
+            d == address or (d.count("/") and _contains(d, address)) for d in flow.destinations
+        ):
+            continue
+        if not flow.destinations and flow.destination_zone != _zone_of(seg, address):
+            continue
+        if flow.source_zone == INTERNET:
+            pattern = [f"!{seg.supernet}", "*"] if not flow.sources else list(flow.sources)
+            external += [p for p in pattern if p not in external]
+        else:
+            internal += [s for s in flow.sources if s not in internal]
+    return {False: internal, True: external}
+
+
+def _contains(net: str, address: str) -> bool:
+    from netaddr import IPAddress, IPNetwork
+
+    return IPAddress(address) in IPNetwork(net)
+
+
+def _zone_of(seg, address: str) -> str | None:
+    for zone in seg.zones:
+        if _contains(zone.cidr, address):
+            return zone.id
+    return None
+
+
+def build(
+    inv: Inventory,
+    site: str,
+    keys: Mapping[str, str],
+    now: datetime | None = None,
+    include_ended: bool = False,
+) -> RemoteAccess:
+    """The bastion of one site and its entries. `keys` maps a person's login to a public key.
+
+    `include_ended` keeps grants whose end has passed (their keys are then refused by sshd's
+    expiry-time): only the lab uses it, to prove that sshd, not a redeploy, ends access.
+    """
+    now = now or datetime.now(UTC)
+    site_rec = inv.get("site", site)
+    if site_rec is None:
+        raise KeyError(site)
+    svc = site_rec.data.get("services", {}).get("bastion")
+    if svc is None:
+        raise KeyError(f"{site}: no bastion in site.yaml services")
+    address = tokens.ipv4(svc["address"], "bastion address")
+    port = tokens.port(svc.get("port", 22), "bastion port")
+    sources = bastion_sources(inv, site, address, port)
+    entries: list[Entry] = []
+    skipped: list[Skipped] = []
+    for rec in sorted(inv.of("grant").values(), key=lambda r: r.key):
+        g = rec.data
+        if g["site"] != site:
+            continue
+        gid = tokens.ident(rec.key, "grant id")
+
+        def skip(reason: str, gid: str = gid) -> None:
+            skipped.append(Skipped(gid, reason))
+
+        if g.get("via") != svc["id"]:
+            skip(f"it goes via {g.get('via')!r}, not this site's bastion {svc['id']!r}")
+            continue
+        if not g.get("end"):
+            skip("it has no end: no open-ended access is deployed")
+            continue
+        start, end = parse_time(g["start"]), parse_time(g["end"])
+        if end <= now and not include_ended:
+            skip(f"it ended at {g['end']}")
+            continue
+        if start > now:
+            skip(f"it starts at {g['start']}; deploy again then")
+            continue
+        try:
+            account = tokens.unix_user(gid, "grant id as a bastion account")
+        except tokens.UnsafeToken as exc:
+            skip(str(exc))
+            continue
+        person = inv.get("person", g["person"])
+        login = g["person"]
+        external = bool(person and person.data.get("external"))
+        if login not in keys:
+            skip(f"no public key for {login!r}")
+            continue
+        address_of_target = target_address(inv, g["target"])
+        if address_of_target is None:
+            skip(f"target {g['target']!r} is not a machine or gateway")
+            continue
+        permits: list[tuple[str, int]] = []
+        bad = None
+        for s in (protocols.resolve(inv, s) for s in g["services"]):
+            if s["protocol"] != "tcp" or s.get("port") is None:
+                bad = f"service {s} is not a TCP port (the bastion forwards TCP only)"
+                break
+            last = s.get("port_end") or s["port"]
+            if last - s["port"] + 1 > MAX_PORTS_PER_GRANT:
+                bad = f"service {s} spans more than {MAX_PORTS_PER_GRANT} ports"
+                break
+            permits += [(address_of_target, tokens.port(p)) for p in range(s["port"], last + 1)]
+        if bad:
+            skip(bad)
+            continue
+        if not sources[external]:
+            side = "the internet" if external else "an internal zone"
+            skip(f"no conduit lets {side} reach the bastion on port {port}")
+            continue
+        entries.append(
+            Entry(
+                grant=gid,
+                person=login,
+                account=account,
+                target=tokens.ident(g["target"], "grant target"),
+                permits=tuple(dict.fromkeys(permits)),
+                start=start,
+                end=end,
+                sources=tuple(sources[external]),
+                external=external,
+            )
+        )
+    return RemoteAccess(
+        site=tokens.ident(site, "site id"),
+        bastion_id=tokens.ident(svc["id"], "bastion id"),
+        zone=tokens.ident(svc["zone"], "bastion zone"),
+        address=address,
+        port=port,
+        entries=tuple(entries),
+        skipped=tuple(skipped),
+    )

@@ -1,1 +1,0 @@
-"""Renderers of a check report: text for terminals, JSON for machines."""
