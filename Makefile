@@ -70,7 +70,7 @@ collector-bench: setup  ## collector throughput with TLS and QoS 1 (samples per 
 
 # The lab and the plans of stacks/ (see stacks/README.md). SITE picks the inventory site.
 SITE ?= ridgeway
-STACKRUN := $(PY) -m plantctl.stackrun
+STACKRUN := PYTHONPATH=$(CURDIR)/stacks $(PY) -m plantstack.run
 
 lab-up: setup  ## the lab of SITE (default ridgeway) for real: zones, firewall, broker, bastion
 	$(STACKRUN) up --stack lab-$(SITE)

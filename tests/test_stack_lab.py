@@ -100,6 +100,7 @@ class Lab:
             **os.environ,
             "PULUMI_BACKEND_URL": (tmp / "backend").as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": "lab-test",
+            "PYTHONPATH": str(ROOT / "stacks"),  # the runner is the application's (plantstack.run)
         }
         (tmp / "backend").mkdir()
         self.config = {
@@ -115,7 +116,7 @@ class Lab:
         self.destroyed = False
 
     def stackrun(self, action: str, *extra: str, check: bool = True) -> dict:
-        args = [PY, "-m", "plantctl.stackrun", action, "--stack", self.stack]
+        args = [PY, "-m", "plantstack.run", action, "--stack", self.stack]
         args += ["--work-dir", str(self.work), "--quiet", *extra]
         for key, value in self.config.items():
             args += ["--set", f"{key}={value}"]
@@ -191,7 +192,7 @@ def sweep_stale_test_labs() -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     from plantctl.providers.lab import RUN_ROOT
-    from plantctl.stackrun import environment
+    from plantstack.run import environment
 
     assert shutil.which("pulumi", path=environment()["PATH"]), (
         "the Pulumi CLI is not installed: run `make setup` (tools/install-pulumi.sh)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 import pulumi
@@ -58,8 +57,6 @@ def production(tmp_path):
             "plantctl:sshKeys": json.dumps({"dokafor": KEY, "rkessler": KEY}),
         }
     )
-    if str(ROOT / "stacks") not in sys.path:
-        sys.path.insert(0, str(ROOT / "stacks"))
     from plantstack import program  # imported only once the mocks are set
 
     yield program, mocks

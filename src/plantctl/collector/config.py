@@ -1,12 +1,11 @@
 """The collector's configuration: what to read, how often, where to publish.
 
-One JSON file per gateway (rendered from the inventory by plantctl.plant.collector_config, written by
-the `collector` Ansible role). Loading it is where the read-only rule is first enforced: a signal
-that asks for any Modbus function code other than 1-4, or any OPC UA service other than read or
-subscribe, makes the whole configuration invalid. Nothing is read from a machine then. S7 points
+One JSON file per gateway (rendered from the inventory by plantctl.plant.collector_config, written
+by the `collector` Ansible role). Loading it is where the read-only rule is first enforced: a
+signal that asks for any Modbus function code other than 1-4, or any OPC UA service other than read
+or subscribe, makes the whole configuration invalid. Nothing is read from a machine then. S7 points
 (area, data block, byte offset, type) and Logix points (tag name, type) have no field that could
-ask for a write at all; a tag name with a write suffix (`Tag=value`) is refused.
-"""
+ask for a write at all; a tag name with a write suffix (`Tag=value`) is refused."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ inventory, before anything is applied.
     plantctl plan-check --site ridgeway --plan preview.json [--format text|json]
 
 The input document is {"site", "zones", "conduits", "plan"}: the site's zones and conduits as
-the gate's input carries them (plantctl.gate.facts), and the preview's steps. One query to a real OPA
-server (plantctl.gate.engine), data.plant.plan.decision; fail closed like the gate. Exit codes: 0 the
-plan passes, 1 violations, 2 invalid input, 3 policy engine unavailable.
+the gate's input carries them (plantctl.gate.facts), and the preview's steps. One query to a
+real OPA server (plantctl.gate.engine), data.plant.plan.decision; fail closed like the gate.
+Exit codes: 0 the plan passes, 1 violations, 2 invalid input, 3 policy engine unavailable.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def plan_input(inv: Inventory, site: str, plan: dict) -> dict:
 
 
 def load_plan(path: Path) -> dict:
-    """A `pulumi preview --json` document (or plantctl.stackrun's equivalent)."""
+    """A `pulumi preview --json` document (or plantstack.run's equivalent)."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

@@ -1,8 +1,11 @@
 """Run the plant's Pulumi stacks (stacks/) with the real engine: preview, up, destroy, outputs.
 
-    python -m plantctl.stackrun up --stack lab-ridgeway
-    python -m plantctl.stackrun preview --stack lab-ridgeway --json plan.json
-    python -m plantctl.stackrun destroy --stack lab-ridgeway
+The application's own entry point (docs/architecture.md): run with stacks/ on the module path,
+as the Makefile's STACKRUN does (PYTHONPATH=stacks).
+
+    python -m plantstack.run up --stack lab-ridgeway
+    python -m plantstack.run preview --stack lab-ridgeway --json plan.json
+    python -m plantstack.run destroy --stack lab-ridgeway
 
 State lives in the local file backend (PULUMI_BACKEND_URL, default file://<repo>/.state/pulumi)
 and is encrypted with PULUMI_CONFIG_PASSPHRASE from the environment; lab stacks (`lab-*`) fall
@@ -111,8 +114,6 @@ def open_stack(stack: str, work_dir: Path | None = None):
     opts = auto.LocalWorkspaceOptions(work_dir=str(directory), env_vars=env)
     if has_language_host(env):
         return auto.create_or_select_stack(stack, work_dir=str(directory), opts=opts), "local"
-    if str(STACKS) not in sys.path:
-        sys.path.insert(0, str(STACKS))
     from plantstack.program import main
 
     def program():
@@ -211,7 +212,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m plantctl.stackrun", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m plantstack.run", description=__doc__)
     parser.add_argument(
         "action", choices=("preview", "up", "refresh", "destroy", "outputs", "remove")
     )
