@@ -1,0 +1,142 @@
+"""The policy rules, from their METADATA: the one reader of it.
+
+OPA parses the `# METADATA` comment blocks (`opa inspect --annotations --format json`); every
+annotation that carries custom.id is a rule, checked against rule_metadata.schema.json beside
+this file (the severities, owners and principles are listed there only) and returned as a Rule.
+METADATA that breaks the schema, or an id used twice, raises InvalidInput naming the file and
+line of each rule (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from plantctl.core.problems import InvalidInput, Problem
+from plantctl.gate.engine import EngineUnavailable, opa_binary
+
+SCHEMA_PATH = Path(__file__).with_name("rule_metadata.schema.json")
+PROBLEM = "POL-META"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    description: str  # on one line
+    severity: str
+    owner: str
+    principle: str  # "<n> <name>" of a DESIGN.md principle
+    iec62443: tuple[str, ...]  # the IEC 62443-3-3 requirements (controls) it supports
+    zcr: tuple[str, ...]  # the IEC 62443-3-2 zone and conduit requirements, if any
+    recommended_action: str
+    file: str  # relative to cwd when under it, else as OPA names it
+    line: int  # the rule's head; its METADATA is the comment block just above
+    package: str  # plant.segmentation
+    name: str  # deny, warn, needs, problems, ...
+
+
+class RulesUnreadable(EngineUnavailable):
+    """opa inspect could not read the policies (no opa, or a policy that does not parse)."""
+
+
+@cache
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def severities() -> tuple[str, ...]:
+    """The severities a rule may have, most severe first."""
+    return tuple(schema()["$defs"]["severity"]["enum"])
+
+
+def principles() -> dict[str, str]:
+    """The DESIGN.md principles a rule may serve: number -> name, in order."""
+    return dict(p.split(" ", 1) for p in schema()["$defs"]["principle"]["enum"])
+
+
+@cache
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(schema())
+    return Draft202012Validator(schema())
+
+
+def annotations(policies: Path, cwd: Path | None = None) -> list[dict]:
+    """Every METADATA annotation under policies, as `opa inspect -a` reports it."""
+    args = [opa_binary(), "inspect", "--annotations", "--format", "json", str(policies)]
+    try:
+        done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise RulesUnreadable(f"opa inspect {policies} could not run: {exc}") from None
+    try:
+        doc = json.loads(done.stdout)
+    except ValueError:
+        raise RulesUnreadable(
+            f"opa inspect {policies} failed ({done.returncode}): {done.stderr.strip()[-1500:]}"
+        ) from None
+    return doc.get("annotations") or []
+
+
+def _shown(file: str, cwd: Path | None) -> str:
+    path = Path(file)
+    base = (cwd or Path.cwd()).resolve()
+    full = (path if path.is_absolute() else base / path).resolve()
+    return full.relative_to(base).as_posix() if full.is_relative_to(base) else file
+
+
+def _where(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "METADATA"
+
+
+def read(policies: Path, cwd: Path | None = None) -> list[Rule]:
+    """Every rule under policies, sorted by file and line; InvalidInput when any rule's METADATA
+    breaks the schema or two rules share an id."""
+    found: list[Rule] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for entry in annotations(policies, cwd):
+        ann = entry.get("annotations") or {}
+        custom = ann.get("custom") or {}
+        if not isinstance(custom, dict) or "id" not in custom:
+            continue
+        file = _shown(entry["location"]["file"], cwd)
+        line = int(entry["location"]["row"])
+        rid = str(custom["id"])
+        errors = sorted(_validator().iter_errors(ann), key=lambda e: list(e.absolute_path))
+        for error in errors:
+            problems.append(
+                Problem(file, line, 1, f"{rid}: {_where(error)}: {error.message}", PROBLEM)
+            )
+        if rid in seen:
+            problems.append(
+                Problem(file, line, 1, f"rule id {rid} is also used at {seen[rid]}", PROBLEM)
+            )
+        seen.setdefault(rid, f"{file}:{line}")
+        if errors:
+            continue
+        path = [p["value"] for p in entry["path"]][1:]
+        found.append(
+            Rule(
+                id=rid,
+                title=ann["title"],
+                description=" ".join(ann["description"].split()),
+                severity=custom["severity"],
+                owner=custom["owner"],
+                principle=custom["principle"],
+                iec62443=tuple(custom["iec62443"]),
+                zcr=tuple(custom.get("zcr") or ()),
+                recommended_action=custom["recommended_action"],
+                file=file,
+                line=line,
+                package=".".join(path[:-1]),
+                name=path[-1],
+            )
+        )
+    if problems:
+        raise InvalidInput(problems)
+    return sorted(found, key=lambda r: (r.file, r.line))
