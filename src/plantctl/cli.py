@@ -1,4 +1,4 @@
-"""plantctl's command line. Exit codes follow DESIGN.md's contract (see problems.py)."""
+"""plantctl's command line. Exit codes: docs/architecture.md, defined in core/problems.py."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Exit codes (DESIGN.md, command-line contract).
+# Exit codes (docs/architecture.md, the command-line contract): the one definition.
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 EXIT_INVALID = 2

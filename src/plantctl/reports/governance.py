@@ -1,16 +1,17 @@
-"""The governance review (DESIGN.md, principle 7) for a period: what changed in the plant since a
-revision or a date, and what needs attention now, from the git history and the inventory.
+"""The governance review (principle 7 of docs/architecture.md) for a period: what changed in the
+plant since a revision or a date, and what needs attention now, from the git history and the
+inventory.
 
-Each commit of the period that touches inventory/ is loaded with the one loader (GitSource, its own
-schemas) and compared with the one before (changes.diff), so every change is attributed to the
-commit and author that brought it, and to the approvals the gate counted for it: read from the
-gate's decision records (plantctl.reports.decision_record; git notes under
+Each commit of the period that touches inventory/ is loaded with the one loader (GitSource, its
+own schemas) and compared with the one before (changes.diff), so every change is attributed to
+the commit and author that brought it, and to the approvals the gate counted for it: read from
+the gate's decision records (plantctl.reports.decision_record; git notes under
 refs/notes/plantctl-gate, fetch them with `git fetch origin
-refs/notes/plantctl-gate:refs/notes/plantctl-gate`), not from commit messages. A commit's record is
-the latest one whose base..head range holds the commit (or whose head has the commit's tree: a
-squash merge). Every record of the period is recomputed at its own revisions; one that does not
-match is reported. Charts (devices per site over time, grant durations) are drawn to PNG with
-matplotlib (Agg)."""
+refs/notes/plantctl-gate:refs/notes/plantctl-gate`), not from commit messages. A commit's record
+is the latest one whose base..head range holds the commit (or whose head has the commit's tree:
+a squash merge). Every record of the period is recomputed at its own revisions; one that does
+not match is reported. Charts (devices per site over time, grant durations) are drawn to PNG
+with matplotlib (Agg)."""
 
 from __future__ import annotations
 

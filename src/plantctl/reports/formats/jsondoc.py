@@ -1,5 +1,5 @@
-"""The check report as JSON (DESIGN.md's contract: decision, violations with path:line, and in
-pull-request mode what changed and which approvals are required or missing)."""
+"""The check report as JSON (the contract of docs/architecture.md: decision, violations with
+path:line, and in pull-request mode what changed and which approvals are required or missing)."""
 
 from __future__ import annotations
 
