@@ -49,13 +49,10 @@ plugin: plantctl
 """
 
 import os  # noqa: E402 (Ansible reads DOCUMENTATION first)
-import re  # noqa: E402
 
 from ansible.errors import AnsibleParserError  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin  # noqa: E402
 from ansible.utils.unsafe_proxy import wrap_var  # noqa: E402
-
-USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 def group_name(*parts: str) -> str:
@@ -75,6 +72,7 @@ class InventoryModule(BaseInventoryPlugin):
         try:
             from plantctl.collector.config import ConfigError
             from plantctl.core.problems import InvalidInput
+            from plantctl.model import tokens
             from plantctl.model.loader import load
             from plantctl.plant import gateway_vars
         except ImportError as exc:
@@ -102,7 +100,8 @@ class InventoryModule(BaseInventoryPlugin):
         sites = set(self.get_option("sites") or inv.sites())
         jump = self.get_option("proxy_jump")
         user = self.get_option("bastion_user")
-        if user and not USER_RE.match(user):
+        # The account shape is inventory/schema/defs.schema.json#/$defs/unix_account.
+        if user and not tokens.UNIX_USER.fullmatch(user):
             raise AnsibleParserError(f"bastion_user {user!r} is not a user name")
         for gw in sorted(inv.of("gateway").values(), key=lambda r: r.key):
             if gw.site not in sites:

@@ -38,8 +38,31 @@ _LOGIX_TAG = re.compile(
     r"^(Program:[A-Za-z_][A-Za-z0-9_]{0,39}\.)?[A-Za-z_][A-Za-z0-9_]{0,39}(\[[0-9]{1,5}\])?"
     r"(\.[A-Za-z_][A-Za-z0-9_]{0,39}(\[[0-9]{1,5}\])?){0,7}$"
 )
-_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-_TOPIC_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
+# A copy of inventory/schema/defs.schema.json#/$defs/id (the collector is shipped alone and
+# reads no schema); tests/test_single_sources.py fails when the two differ.
+_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# The MQTT topic of a JSON sample: <site>/<zone>/<machine>/<data class>/<signal>, each level of
+# TOPIC_LEVEL. The one source of this format: the collector publishes with it and
+# plantctl.plant.broker_access derives the broker's ACL from these functions; policy COL-006
+# (policies/collectors/collectors.rego) is compared with them by tests/test_single_sources.py.
+TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def topic_prefix(site: str, zone: str, machine: str) -> str:
+    """`<site>/<zone>/<machine>`: the first three levels of a machine's topics."""
+    return "/".join((site, zone, machine))
+
+
+def topic(prefix: str, data_class: str, signal: str) -> str:
+    """`<prefix>/<data class>/<signal>`: the topic of one signal."""
+    return "/".join((prefix, data_class, signal))
+
+
+def class_subscription(site: str, data_class: str) -> str:
+    """`<site>/+/+/<data class>/+`: every signal of a data class at a site."""
+    return topic(topic_prefix(site, "+", "+"), data_class, "+")
+
+
 _NODE_ID = re.compile(r"^ns=[0-9]+;[isgb]=.+$")
 PAYLOADS = ("json", "sparkplug-b")
 # A Sparkplug group id is one topic level: no '/', and no MQTT wildcard ('#', '+').
@@ -112,7 +135,7 @@ class Source:
     slot: int = 1
 
     def topic(self, signal: Signal) -> str:
-        return f"{self.topic_prefix}/{signal.data_class}/{signal.name}"
+        return topic(self.topic_prefix, signal.data_class, signal.name)
 
 
 @dataclass(frozen=True)
@@ -206,7 +229,7 @@ def parse(data: Any, where: str = "<config>") -> Config:
             seen_topics[topic] = f"{src.id}/{sig.name}"
         sources.append(src)
     for name, value in (("site", site), ("gateway", gateway)):
-        if value is not None and not _ID.match(value):
+        if value is not None and not _ID.fullmatch(value):
             problems.append(f"{name}: {value!r} is not an id")
     payload = need(data, "payload", str, "config", required=False) or "json"
     group = need(data, "sparkplug_group", str, "config", required=False) or (site or "")
@@ -263,7 +286,7 @@ def _source(raw: Any, at: str, need, problems: list[str]) -> Source | None:
     prefix = need(raw, "topic_prefix", str, at)
     if protocol is not None and protocol not in PROTOCOLS:
         problems.append(f"{at}.protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
-    if prefix is not None and not all(_TOPIC_PART.match(p) for p in prefix.split("/")):
+    if prefix is not None and not all(TOPIC_LEVEL.fullmatch(p) for p in prefix.split("/")):
         problems.append(
             f"{at}.topic_prefix: {prefix!r} must be /-separated names without wildcards"
         )
@@ -301,7 +324,7 @@ def _signal(
     unit = need(raw, "unit", str, at, required=False)
     label = f"{at} ({source}/{name})"
     for part, value in (("name", name), ("data_class", data_class)):
-        if value is not None and not _TOPIC_PART.match(value):
+        if value is not None and not TOPIC_LEVEL.fullmatch(value):
             problems.append(f"{label}.{part}: {value!r} is not a topic name")
     if interval is not None and not (0 < interval <= 86400 and math.isfinite(interval)):
         problems.append(f"{label}.interval_s: must be between 0 and 86400 seconds")

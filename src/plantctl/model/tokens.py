@@ -9,19 +9,47 @@ schemas already enforce most of these shapes; this is the second lock, at the po
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
-ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
-UNIX_USER = re.compile(r"[a-z][a-z0-9-]{0,31}")
+# The inventory's JSON Schemas are the one source of the shapes of ids, Unix accounts and SSH
+# key types. Copies that cannot read them (the collector, shipped alone to gateways; the gateway
+# roles' asserts) are compared with them by tests/test_single_sources.py.
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "inventory" / "schema"
+
+
+def schema_pattern(file: str, *pointer: str) -> str:
+    """The `pattern` at `pointer` in inventory/schema/`file`, without its ^ and $ anchors.
+
+    Used with fullmatch, which anchors at the very end (the schema's `$` would let a final
+    newline through in Python's re): this lock is never weaker than the schema's."""
+    node = json.loads((SCHEMA_DIR / file).read_text(encoding="utf-8"))
+    for part in pointer:
+        node = node[part]
+    pattern = node["pattern"]
+    if not (pattern.startswith("^") and pattern.endswith("$")):
+        raise RuntimeError(f"{file} {'/'.join(pointer)}: pattern {pattern!r} is not ^...$")
+    return pattern[1:-1]
+
+
+ID = re.compile(schema_pattern("defs.schema.json", "$defs", "id"))
+UNIX_USER = re.compile(schema_pattern("defs.schema.json", "$defs", "unix_account"))
 # A code-host team (@org/team) or user (@login), as CODEOWNERS names owners.
 TEAM_HANDLE = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?")
 IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
-# A key type and its base64 body, as ssh-keygen writes them; no options, no comment.
-SSH_KEY_TYPE = re.compile(
-    r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|sk-ssh-ed25519@openssh\.com)"
+# A key type and its base64 body, as ssh-keygen writes them; no options, no comment. The key
+# types are those of people.yaml's ssh_public_key (`^(<type>|...) <body>( <comment>)?$`): keys
+# given from outside the inventory (a stack's sshKeys) are held to the same types.
+_PERSON_KEY = schema_pattern(
+    "people.schema.json", "properties", "people", "items", "properties", "ssh_public_key"
 )
+_KEY_TYPES = re.fullmatch(r"(\([a-z0-9@.|\\-]+\)) .*", _PERSON_KEY)
+if _KEY_TYPES is None:
+    raise RuntimeError(f"people.schema.json: ssh_public_key {_PERSON_KEY!r} is not '(types) ...'")
+SSH_KEY_TYPE = re.compile(_KEY_TYPES.group(1))
 SSH_KEY_BODY = re.compile(r"[A-Za-z0-9+/]{16,16384}={0,3}")
 
 
@@ -42,7 +70,7 @@ def ident(value: object, what: str = "id") -> str:
 
 def unix_user(value: object, what: str = "account") -> str:
     if not isinstance(value, str) or not UNIX_USER.fullmatch(value):
-        raise _fail(what, value, "a Unix account name (a-z, 0-9, '-', at most 32)")
+        raise _fail(what, value, "a Unix account name (a-z, 0-9, '_', '-', at most 32)")
     return value
 
 

@@ -19,13 +19,16 @@ whose common name is the account name (Mosquitto `use_identity_as_username`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from plantctl.collector import config
+from plantctl.collector.sparkplug import NAMESPACE as SPARKPLUG
 from plantctl.model import tokens
 from plantctl.model.inventory import Inventory
 
-TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.-]+")
+# The topic format is the collector's (plantctl.collector.config: topic_prefix, topic,
+# class_subscription), so what a collector publishes and what its ACL allows cannot differ.
+TOPIC_LEVEL = config.TOPIC_LEVEL
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,10 @@ def topic_prefix(inv: Inventory, collector: dict, site: str) -> str:
     machine = inv.get("machine", collector["machine"])
     if machine is None:
         raise KeyError(collector["machine"])
-    return "/".join(
-        (
-            tokens.ident(site, "site id"),
-            tokens.ident(machine.data["zone"], "zone id"),
-            tokens.ident(machine.key, "machine id"),
-        )
+    return config.topic_prefix(
+        tokens.ident(site, "site id"),
+        tokens.ident(machine.data["zone"], "zone id"),
+        tokens.ident(machine.key, "machine id"),
     )
 
 
@@ -95,14 +96,11 @@ def collector_topics(inv: Inventory, collector: dict, site: str) -> tuple[str, .
     """Every topic a collector publishes: one per configured signal."""
     prefix = topic_prefix(inv, collector, site)
     return tuple(
-        "/".join(
-            (prefix, tokens.ident(s["data_class"], "data class"), tokens.ident(s["name"], "signal"))
+        config.topic(
+            prefix, tokens.ident(s["data_class"], "data class"), tokens.ident(s["name"], "signal")
         )
         for s in collector["signals"]
     )
-
-
-SPARKPLUG = "spBv1.0"
 
 
 def sparkplug_group(inv: Inventory, collector: dict, site: str) -> str | None:
@@ -170,7 +168,7 @@ def build(inv: Inventory, site: str) -> BrokerAccess:
         classes = viewable_classes(inv, role_id)
         if not classes:
             continue
-        read = [f"{tokens.ident(site)}/+/+/{tokens.ident(c)}/+" for c in classes]
+        read = [config.class_subscription(tokens.ident(site), tokens.ident(c)) for c in classes]
         for group, gateway, dev in sorted({d for c in classes for d in sparkplug.get(c, [])}):
             read.append(f"{SPARKPLUG}/{group}/+/{gateway}/{dev}")
             for kind in ("NBIRTH", "NDEATH"):
@@ -182,6 +180,6 @@ def build(inv: Inventory, site: str) -> BrokerAccess:
         site=tokens.ident(site, "site id"),
         broker_id=tokens.ident(svc["id"], "broker id"),
         zone=tokens.ident(svc["zone"], "broker zone"),
-        listeners=(Listener(tokens.ipv4(svc["address"]), tokens.port(svc.get("port", 8883))),),
+        listeners=(Listener(tokens.ipv4(svc["address"]), tokens.port(svc["port"])),),
         accounts=tuple(accounts),
     )

@@ -8,17 +8,14 @@ public keys) and the collector configuration are all derived from the inventory 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from netaddr import IPAddress
 
 from plantctl.collector.config import ConfigError
-from plantctl.model import addressing
+from plantctl.model import addressing, tokens
 from plantctl.model.inventory import Inventory
 from plantctl.plant import collector_config
-
-ACCOUNT_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
 def account_name(login: str) -> str:
@@ -26,7 +23,7 @@ def account_name(login: str) -> str:
     name = login.lower()
     if name[:1].isdigit():
         name = "u" + name
-    if not ACCOUNT_RE.fullmatch(name):
+    if not tokens.UNIX_USER.fullmatch(name):  # defs.schema.json#/$defs/unix_account
         raise ConfigError(f"login {login!r} gives no valid account name")
     return name
 
