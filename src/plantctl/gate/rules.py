@@ -107,7 +107,7 @@ def read(policies: Path, cwd: Path | None = None) -> list[Rule]:
         file = _shown(entry["location"]["file"], cwd)
         line = int(entry["location"]["row"])
         rid = str(custom["id"])
-        errors = sorted(_validator().iter_errors(ann), key=lambda e: list(e.absolute_path))
+        errors = sorted(_validator().iter_errors(ann), key=_where)
         for error in errors:
             problems.append(
                 Problem(file, line, 1, f"{rid}: {_where(error)}: {error.message}", PROBLEM)
