@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 from plantctl import __version__
-from plantctl.core.problems import EXIT_INVALID, EXIT_OK, InvalidInput, bounded
+from plantctl.core.problems import (
+    EXIT_ENGINE,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_VIOLATIONS,
+    InvalidInput,
+    bounded,
+    exits,
+)
 from plantctl.model.tokens import UnsafeToken
 
 
@@ -46,8 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "check",
-        help="the policy gate (exit 0 pass, 1 violations, 2 invalid "
-        "input, 3 policy engine unavailable)",
+        help=f"the policy gate ({exits(EXIT_OK, EXIT_VIOLATIONS, EXIT_INVALID, EXIT_ENGINE)})",
     )
     _inventory_arg(p)
     p.add_argument(
@@ -450,7 +457,7 @@ def cmd_codeowners(args) -> int:
         problem = codeowners.drift(expected, actual)
         if problem:
             print(f"{codeowners.PATH}:1:1: {problem} [GATE-001]", file=sys.stderr)
-            return 1
+            return EXIT_VIOLATIONS
         print(f"{codeowners.PATH} matches ownership")
         return EXIT_OK
     write_output(expected, target)

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Exit codes (docs/architecture.md, the command-line contract): the one definition.
+# Exit codes (docs/architecture.md, the command-line contract): the one definition. The CLI's
+# help, the README's command table and the gate workflow's status are checked against it
+# (tests/test_single_facts.py).
 EXIT_OK = 0
-EXIT_VIOLATIONS = 1
+EXIT_VIOLATIONS = 1  # findings: violations, missing approvals, drift
 EXIT_INVALID = 2
 EXIT_ENGINE = 3
 EXIT_BUNDLE = 4  # the policy bundle failed signature verification
+
+EXIT_MEANINGS = {
+    EXIT_OK: "pass",
+    EXIT_VIOLATIONS: "violations",
+    EXIT_INVALID: "invalid input",
+    EXIT_ENGINE: "policy engine unavailable",
+    EXIT_BUNDLE: "policy bundle refused",
+}
+
+
+def exits(*codes: int) -> str:
+    """'exit 0 pass, 1 violations, ...' for a command's help, from the one definition."""
+    return "exit " + ", ".join(f"{code} {EXIT_MEANINGS[code]}" for code in codes)
+
 
 # Messages quote input (a value, a key); a 5 MiB value must not make a 5 MiB line. Every
 # message is cut here, the one place problems are made, keeping its position and rule.
