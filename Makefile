@@ -105,9 +105,11 @@ demo: setup  ## the sample plant: validate, summary, policy gate, then its lab u
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory lab-up SITE=$(SITE); \
 	else echo "the lab needs root (namespaces, booted machines): sudo make lab-up"; fi
 
-lint: setup-venv actionlint  ## ruff (lint and format), ansible-lint, actionlint on the workflows
-	ruff check src tests bench stacks
-	ruff format --check src tests bench stacks
+lint: setup-venv actionlint  ## ruff, import layers, ansible-lint, actionlint (also: pre-commit run -a)
+	ruff check src tests bench stacks plugins tools
+	ruff format --check src tests bench stacks plugins tools
+	lint-imports --no-cache
+	yamllint inventory playbooks roles .github
 	ansible-lint playbooks roles
 
 actionlint:  # the workflows (.github/workflows/), with actionlint pinned in install-go-tools.sh
@@ -144,7 +146,8 @@ POLICY_NAMESPACES = $$(opa eval --data policies --format raw \
 
 policy: setup-venv setup-tools  ## policies: opa fmt/check, regal, opa test --coverage, rule table, conftest
 	opa fmt --fail --list policies
-	opa check --strict policies
+	$(PY) tools/policy_input.py --check
+	opa check --strict --schema policies/schema policies
 	regal lint policies
 	@mkdir -p $(POLICY_STATE)
 	opa test --coverage --format json policies > $(POLICY_STATE)/coverage.json
