@@ -16,7 +16,6 @@ import re
 import sys
 from array import array
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -866,23 +865,3 @@ def parse(text: str, path: str, memo: dict | None = None) -> Document:
         raise _fail(path, 1, 1, "nesting too deep to parse; inventory objects are flat") from None
     tree = (walk.out, block) if block >= 0 else None
     return Document(path=path, data=data, tree=tree, text=text)
-
-
-def read(file: Path, shown_as: str) -> Document:
-    try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(
-                shown_as,
-                1,
-                1,
-                f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
-                "split it (one file per site and kind)",
-            )
-        raw = file.read_bytes()
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _fail(
-            shown_as, 1, 1, f"not UTF-8 text ({exc.reason}); save the file as UTF-8"
-        ) from None
-    return parse(text, shown_as)
