@@ -23,7 +23,7 @@ from plantctl.configs import nftables
 from plantctl.plant.broker_access import BrokerAccess
 from plantctl.plant.grants import RemoteAccess as Plan
 from plantctl.plant.segmentation import Segmentation
-from plantctl.providers.lab import BootedMachine, Firewall, Pki, ZoneNetwork
+from plantctl.providers.lab import BootedMachine, Firewall, Pki, ZoneNetwork, stack_prefix
 from plantstack.broker import listeners
 from plantstack.remote_access import entry_record
 
@@ -45,7 +45,8 @@ class LabTarget:
         state = cfg.get("labStateDir") or str(REPO / ".state" / "lab" / pulumi.get_stack())
         return cls(
             site=settings.site,
-            prefix=cfg.get("labPrefix") or "plantctl",
+            # The stack's own names (two labs side by side never share one), see stack_prefix.
+            prefix=cfg.get("labPrefix") or stack_prefix(pulumi.get_stack()),
             state_dir=Path(state),
             inventory=settings.inventory.resolve(),
             include_ended_grants=cfg.get_bool("labIncludeEndedGrants") or False,

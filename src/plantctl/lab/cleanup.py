@@ -2,9 +2,11 @@
 
 Everything a run creates carries its prefix (`plab` + 6 hex digits): namespaces
 `<prefix>-<name>`, machines `--machine=<prefix>-<name>`, the state directory
-`/run/plantctl-lab/<prefix>/` (a tmpfs with the machines' overlays), and route holds. `remove`
-takes all of it away in dependency order and is safe to repeat; `stale_prefixes` finds runs whose
-owning process is gone (a crashed or killed test run), so the next run can clear them first.
+`/run/plantctl-lab/<prefix>/` (a tmpfs with the machines' overlays). `remove` takes all of it
+away in dependency order and is safe to repeat (it also drops the `unreachable` route holds that
+earlier versions of the lab added to the root namespace, see guard.py); `stale_prefixes` finds
+runs whose owning process is gone (a crashed or killed test run), so the next run can clear them
+first. Only names with the prefix are touched: another run's (or a stack's) lab is left alone.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def remove(prefix: str, state_root: Path = STATE_ROOT) -> list[str]:
         removed.append(f"mount {target}")
     for cidr in guard.held_by(state_root, prefix):
         guard.release(state_root, cidr, prefix)
-        removed.append(f"route hold {cidr}")
+        removed.append(f"route hold {cidr} (of an earlier version)")
     if run_dir.exists():
         shutil.rmtree(run_dir, ignore_errors=True)
         removed.append(f"state {run_dir}")

@@ -1,9 +1,14 @@
-"""Keep lab traffic in the lab: `unreachable` routes for the lab ranges in the root namespace.
+"""Route holds left by earlier versions of the lab, and how to remove them.
 
-Lab hosts live in their own namespaces; a packet for a lab address that is sent from the root
-namespace by mistake would otherwise follow the host's default route out of the machine. Several
-lab runs may hold the same range at once (each with its own prefix): every holder leaves a marker
-file and the route goes away with the last one. A lock file serialises the bookkeeping.
+The lab no longer changes the root namespace: every lab host, its router and the internet
+stand-in are namespaces of their own, nothing of the lab is attached to the root namespace, so
+no packet of the host can reach a lab address and no `unreachable` route is needed (such a
+route hid the host's real networks, and the package registries, while a lab was up).
+
+Earlier versions added `unreachable <cidr>` routes to the root namespace and left a marker file
+`<state root>/routes/<cidr>/<owner>` per holder. `held_by` finds an owner's markers and `release`
+drops them, deleting the route with the last holder, so that `cleanup` and `lab-down` still
+clear what an old run left behind. Nothing here adds a route.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ def _dir(state_root: Path) -> Path:
 
 @contextmanager
 def _locked(state_root: Path):
-    _dir(state_root).mkdir(parents=True, exist_ok=True)
     with open(_dir(state_root) / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -36,18 +40,10 @@ def _key(cidr: str) -> str:
     return str(IPNetwork(cidr).cidr).replace("/", "_")
 
 
-def hold(state_root: Path, cidr: str, owner: str) -> None:
-    """Make `cidr` unreachable from the root namespace for as long as `owner` holds it."""
-    net = str(IPNetwork(cidr).cidr)
-    with _locked(state_root):
-        holders = _dir(state_root) / _key(net)
-        holders.mkdir(exist_ok=True)
-        (holders / owner).touch()
-        process.run(["ip", "route", "replace", "unreachable", net])
-
-
 def release(state_root: Path, cidr: str, owner: str) -> None:
-    """Drop `owner`'s hold; remove the route when nobody holds it any more (idempotent)."""
+    """Drop an old run's hold; remove its route when nobody holds it any more (idempotent)."""
+    if not _dir(state_root).exists():
+        return
     net = str(IPNetwork(cidr).cidr)
     with _locked(state_root):
         holders = _dir(state_root) / _key(net)
@@ -58,7 +54,7 @@ def release(state_root: Path, cidr: str, owner: str) -> None:
 
 
 def held_by(state_root: Path, owner: str) -> list[str]:
-    """Ranges `owner` still holds (to release leftovers)."""
+    """Ranges an old run of `owner` still holds (to release them)."""
     root = _dir(state_root)
     if not root.exists():
         return []

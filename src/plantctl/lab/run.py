@@ -1,7 +1,6 @@
 """A lab run: one unique name prefix, one state directory, and everything created under them.
 
     with Lab() as lab:                      # prefix e.g. plab3fa2c1
-        lab.guard("10.20.0.0/16")           # unreachable from the root namespace
         net = lab.site_network(inv, "ridgeway")
         ns = net.host("gw-rw-01", "supervisory", "10.20.20.21")
         gw = lab.machine("gw-rw-01", ns, services=["ssh.service"])
@@ -10,7 +9,8 @@
     # leaving the block (also by an exception) stops and removes all of it
 
 Resources are released in reverse order of creation; a final sweep by prefix (cleanup.remove)
-catches anything a failed step left half-made.
+catches anything a failed step left half-made. Nothing is added to the root namespace (no link,
+address, route, rule, sysctl or ruleset): the lab is cabled only to itself.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from plantctl.lab import cleanup, guard, process
+from plantctl.lab import cleanup, process
 from plantctl.lab.machine import File, Machine
 from plantctl.lab.netns import Namespace
 from plantctl.lab.network import SiteNetwork
@@ -113,16 +113,9 @@ class Lab:
         self.defer(ns.delete)
         return ns
 
-    def guard(self, *cidrs: str) -> None:
-        """Make the lab ranges unreachable from the root namespace while the lab lives."""
-        for cidr in cidrs:
-            guard.hold(self.state_root, cidr, self.prefix)
-            self.defer(guard.release, self.state_root, cidr, self.prefix)
-
     def site_network(self, inv: Inventory, site: str) -> SiteNetwork:
         """Zones of `site` as bridges joined by a router namespace, addressed from the inventory
-        (see network.py). Guards the site supernet."""
-        self.guard(inv.get("site", site).data["supernet"])
+        (see network.py). Nothing of it is attached to the root namespace."""
         return SiteNetwork.build(inv, self._check(site), self.namespace)
 
     def machine(

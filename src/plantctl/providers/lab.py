@@ -7,14 +7,18 @@ host's root) and its PLC simulators. What the primitive keeps for one process (a
 providers keep in Pulumi's state instead, so that a later `pulumi up` or `pulumi destroy`, in
 another process, finds every namespace, machine and process again by name and pid.
 
-Names: everything a stack creates carries its prefix (`plantctl:labPrefix`): namespaces
-`<prefix>-<name>`, machines `--machine=<prefix>-<name>`, a tmpfs at /run/plantctl-stacks/<prefix>
-for the machines' overlays. The prefix never looks like a `plab…` run prefix, so a lab test's
-sweep of stale runs never touches a stack's lab.
+Names: everything a stack creates carries its prefix (`plantctl:labPrefix`, by default the
+stack's own, `stack_prefix`: `labridgeway` for stack lab-ridgeway): namespaces `<prefix>-<name>`,
+machines `--machine=<prefix>-<name>`, a tmpfs at /run/plantctl-stacks/<prefix> for the machines'
+overlays and the stand-ins' logs. Two stacks therefore never share a name or a path, and the
+teardown of one (by its prefix) never touches the other's. The prefix never looks like a `plab…`
+run prefix, so a lab test's sweep of stale runs never touches a stack's lab.
 
-Nothing here sends traffic: the lab is cabled only to itself. The internet is a bridge behind the
-router with a documentation range (203.0.113.0/24), and both the site supernet and that range are
-made unreachable from the root namespace while the lab exists (plantctl.lab.guard).
+Nothing here sends traffic and nothing changes the host's (root) network namespace: no link,
+address, route, rule, sysctl or nftables rule is added there, and no host service is started or
+stopped (sshd and Mosquitto run inside booted machines). The lab is cabled only to itself; the
+internet is a bridge behind the router with a documentation range (203.0.113.0/24), reachable
+only from the lab's own namespaces.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import pulumi
 from netaddr import IPAddress, IPNetwork
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from plantctl.lab import cleanup, guard, process
+from plantctl.lab import cleanup, guard, process  # guard: old route holds only
 from plantctl.lab.machine import INSIDE_ENV, File, Machine
 from plantctl.lab.netns import Namespace, list_names
 from plantctl.lab.network import SiteNetwork, Switch
@@ -67,6 +71,18 @@ def check_prefix(prefix: str) -> str:
             "look like a lab test run's plab<hex> prefix"
         )
     return prefix
+
+
+def stack_prefix(stack: str) -> str:
+    """The default name prefix of a stack's lab: the stack's name without its dashes when that
+    is a valid prefix (lab-ridgeway -> labridgeway), else its first letters and a hash of it, so
+    that every stack has names of its own."""
+    word = re.sub(r"[^a-z0-9]", "", stack.lower())
+    if not word[:1].isalpha():
+        word = "s" + word
+    if not PREFIX_RE.fullmatch(word) or cleanup.PREFIX_RE.match(word):
+        word = word[:7] + hashlib.sha256(stack.encode()).hexdigest()[:5]
+    return check_prefix(word)
 
 
 def ns_name(prefix: str, name: str) -> str:
@@ -189,8 +205,6 @@ class SiteNetworkProvider(ResourceProvider):
                     ["mount", "-t", "tmpfs", "-o", "size=4g,mode=0700",
                      f"plantctl-stack-{prefix}", str(base)]
                 )  # fmt: skip
-            guard.hold(GUARD_ROOT, props["supernet"], prefix)
-            guard.hold(GUARD_ROOT, INTERNET_CIDR, prefix)
             inv = load(props["inventory"])
             net = SiteNetwork.build(inv, site, lambda name: Namespace.create(ns_name(prefix, name)))
             # the internet: one more bridge, behind the router's uplink
@@ -252,7 +266,8 @@ class SiteNetworkProvider(ResourceProvider):
 
 
 def teardown(prefix: str, supernet: str | None = None) -> list[str]:
-    """Remove everything carrying the prefix: machines, namespaces, mounts, route holds."""
+    """Remove everything carrying the prefix: machines, namespaces, mounts (and the route holds
+    of earlier versions of the lab)."""
     prefix = check_prefix(prefix)
     removed = []
     for pid in process.all_pids():
@@ -385,6 +400,9 @@ class HostProvider(ResourceProvider):
         pids = []
         try:
             logs = Path(props["run_dir"]) / "hosts"
+            # Hosts are made in parallel: a PLC host with no listener must not count on
+            # another host having made the folder first.
+            logs.mkdir(parents=True, exist_ok=True)
             if props.get("ports"):
                 args = [sys.executable, "-m", "plantctl.providers.lab_tcp", "listen", "--tag", full]
                 args += ["--name", props["name"]]
