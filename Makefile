@@ -111,6 +111,7 @@ lint: setup-venv actionlint  ## ruff, import layers, ansible-lint, actionlint (a
 	lint-imports --no-cache
 	yamllint inventory playbooks roles .github
 	ansible-lint playbooks roles
+	$(PY) tools/role_docs.py --check
 
 actionlint:  # the workflows (.github/workflows/), with actionlint pinned in install-go-tools.sh
 	@tools/install-go-tools.sh actionlint

@@ -9,6 +9,8 @@
 #   {violations, warnings, counts}.
 # scope: package
 # entrypoint: true
+# schemas:
+#   - input: schema.input
 package plant.decision
 
 import data.plant.lib.domains

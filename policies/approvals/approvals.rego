@@ -6,6 +6,8 @@
 #   the person is not the author of the pull request.
 # custom:
 #   principle: 1 Shared goals, explicit ownership
+# schemas:
+#   - input: schema.input
 package plant.approvals
 
 import data.plant.lib.services

@@ -6,6 +6,8 @@
 #   two with no way to say write in the schema. Each signal is written for the collector's protocol, which is its
 #   machine controller's; gateway and machine are in the collector's site, and a collector
 #   publishes only under its own site, zone and machine (<site>/<zone>/<machine>/...).
+# schemas:
+#   - input: schema.input
 package plant.collectors
 
 import data.plant.lib.violation

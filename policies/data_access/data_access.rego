@@ -4,6 +4,8 @@
 #   Every data class (data_classes.yaml) says who owns, views, edits and exports it, how long it
 #   is kept, who approves its official reports, who corrects it and who approves dashboard
 #   changes; every signal a collector reads belongs to a defined data class.
+# schemas:
+#   - input: schema.input
 package plant.data_access
 
 import data.plant.lib.violation

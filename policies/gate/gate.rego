@@ -5,6 +5,8 @@
 #   warnings (data.plant.decision) less the waived violations and plus the waivers' own
 #   (data.plant.waivers) and, for a pull request, the approvals it needs
 #   (data.plant.approvals). plantctl queries data.plant.gate.result once per check.
+# schemas:
+#   - input: schema.input
 package plant.gate
 
 result := {

@@ -4,6 +4,8 @@
 #   The enumerated values of the inventory (machine kind and criticality, signal meaning) are
 #   term ids of glossary.yaml, and every term is agreed by at least one IT team and one
 #   operations team.
+# schemas:
+#   - input: schema.input
 package plant.glossary
 
 import data.plant.lib.violation

@@ -4,6 +4,8 @@
 #   Instants and dates as nanoseconds since the epoch, for comparisons with input.now. RFC 3339
 #   instants may leave out the seconds (2026-12-03T08:00-05:00), as the inventory schema allows.
 #   Dates (YYYY-MM-DD) are midnight UTC of that day.
+# schemas:
+#   - input: schema.input
 package plant.lib.clock
 
 hour_ns := 3600000000000

@@ -94,34 +94,35 @@ site := {
 }
 
 zones[key] := zone if {
-	some [id, kind, level, cidr] in [
-		["cell", "cell", 1, "10.1.1.0/24"], ["sup", "supervisory", 2, "10.1.2.0/24"],
-		["dmz", "industrial-dmz", 3.5, "10.1.35.0/24"], ["remote", "remote-access", 3.5, "10.1.36.0/24"],
-		["ent", "enterprise", 4, "10.1.40.0/24"],
+	some [id, kind, level, vlan, cidr] in [
+		["cell", "cell", 1, 11, "10.1.1.0/24"], ["sup", "supervisory", 2, 12, "10.1.2.0/24"],
+		["dmz", "industrial-dmz", 3.5, 35, "10.1.35.0/24"], ["remote", "remote-access", 3.5, 36, "10.1.36.0/24"],
+		["ent", "enterprise", 4, 40, "10.1.40.0/24"],
 	]
 	key := concat("/", ["north", id])
 	zone := {
 		"id": id, "name": id, "kind": kind, "purdue_level": level, "security_level_target": 2,
-		"vlan": 100 + level, "cidr": cidr, "site": "north", "key": key,
+		"vlan": vlan, "cidr": cidr, "site": "north", "key": key,
 	}
 }
 
-# The protocol catalogue (inventory/protocols.yaml), a part of it.
-protocols[id] := protocol if {
-	some [id, transport, security, industrial, foothold, between] in [
-		["modbus-tcp", "tcp", "cleartext", true, false, ["supervisory->cell"]],
-		["s7comm", "tcp", "cleartext", true, true, ["supervisory->cell"]],
-		["opc-ua", "tcp", "secured", true, false, ["supervisory->cell"]],
-		["profinet", "ethernet", "cleartext", true, false, []],
-		["mqtts", "tcp", "secured", false, false, ["supervisory->industrial-dmz", "enterprise->industrial-dmz"]],
-		["ssh", "tcp", "secured", false, true, ["internet->remote-access", "remote-access->supervisory"]],
-		["https", "tcp", "secured", false, true, ["enterprise->internet"]],
-		["telnet", "tcp", "insecure", false, true, []],
+# The protocol catalogue (inventory/protocols.yaml), a part of it; tcp and udp entries have a port.
+protocols[id] := object.union(protocol, port) if {
+	some [id, transport, number, security, industrial, foothold, between] in [
+		["modbus-tcp", "tcp", 502, "cleartext", true, false, ["supervisory->cell"]],
+		["s7comm", "tcp", 102, "cleartext", true, true, ["supervisory->cell"]],
+		["opc-ua", "tcp", 4840, "secured", true, false, ["supervisory->cell"]],
+		["profinet", "ethernet", null, "cleartext", true, false, []],
+		["mqtts", "tcp", 8883, "secured", false, false, ["supervisory->industrial-dmz", "enterprise->industrial-dmz"]],
+		["ssh", "tcp", 22, "secured", false, true, ["internet->remote-access", "remote-access->supervisory"]],
+		["https", "tcp", 443, "secured", false, true, ["enterprise->internet"]],
+		["telnet", "tcp", 23, "insecure", false, true, []],
 	]
 	protocol := {
 		"id": id, "name": id, "transport": transport, "security": security,
 		"industrial": industrial, "foothold": foothold, "between": between,
 	}
+	port := {"port": number | number != null}
 }
 
 _read_cell_services := [
@@ -200,13 +201,13 @@ approvals := [
 grants := {
 	"g-int": {
 		"id": "g-int", "person": "nora", "site": "north", "target": "gw1", "via": "bastion",
-		"services": [{"protocol": "tcp", "port": 22}], "ticket": "CHG-1", "justification": "update",
+		"services": [{"protocol": "tcp", "port": 22, "apps": ["ssh"]}], "ticket": "CHG-1", "justification": "update",
 		"start": "2026-11-20T08:00:00Z", "end": "2026-12-10T08:00:00Z", "mfa": true, "session_recording": false,
 		"approvals": approvals,
 	},
 	"g-ven": {
 		"id": "g-ven", "person": "vic", "site": "north", "target": "gw1", "via": "bastion",
-		"services": [{"protocol": "tcp", "port": 22}], "ticket": "CHG-2", "justification": "vendor support",
+		"services": [{"protocol": "tcp", "port": 22, "apps": ["ssh"]}], "ticket": "CHG-2", "justification": "vendor support",
 		"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T12:00:00Z", "mfa": true, "session_recording": true,
 		"approvals": approvals,
 	},
@@ -221,6 +222,29 @@ devices_by_address[address] := {"kind": kind, "id": id, "site": "north", "zone":
 }
 
 owners_by_zone[key] := defaults if some key, _ in zones
+
+# The attack paths plantctl facts computes for this plant (src/plantctl/plant/attack_paths.py), in
+# its order: from the internet and from the remote-access zone, over ssh footholds.
+attack_paths := [attack_path(from, from_kind, to_kind, hops) |
+	some [from, from_kind, to_kind, hops] in [
+		["internet", "internet", "remote-access", [["vendors-in", "remote"]]],
+		["internet", "internet", "supervisory", [["vendors-in", "remote"], ["bastion-out", "sup"]]],
+		["internet", "internet", "industrial-dmz", [["vendors-in", "remote"], ["bastion-out", "sup"], ["publish", "dmz"]]],
+		["internet", "internet", "cell", [["vendors-in", "remote"], ["bastion-out", "sup"], ["read-cell", "cell"]]],
+		["remote", "remote-access", "supervisory", [["bastion-out", "sup"]]],
+		["remote", "remote-access", "industrial-dmz", [["bastion-out", "sup"], ["publish", "dmz"]]],
+		["remote", "remote-access", "cell", [["bastion-out", "sup"], ["read-cell", "cell"]]],
+	]
+]
+
+# METADATA
+# description: One attack path of site north; hops are [conduit, zone entered], all stateful.
+attack_path(from, from_kind, to_kind, hops) := {
+	"site": "north", "from": from, "from_kind": from_kind, "to": hops[count(hops) - 1][1], "to_kind": to_kind,
+	"hops": [{"conduit": c, "conduit_key": concat("/", ["north", c]), "zone": z, "inspection": "stateful"} |
+		some [c, z] in hops
+	],
+}
 
 # METADATA
 # description: The whole fixture, shaped like `plantctl facts` output.
@@ -246,7 +270,9 @@ base := {
 	"gateways": {"gw1": {"id": "gw1", "zone": "sup", "address": "10.1.2.21", "site": "north"}},
 	"collectors": collectors,
 	"grants": grants,
+	"waivers": {},
 	"devices_by_address": devices_by_address,
+	"attack_paths": attack_paths,
 }
 
 # METADATA

@@ -3,6 +3,8 @@
 # description: >-
 #   Indexes over input.teams and input.people, built once per evaluation so that rules look a
 #   person or a team up by key instead of scanning every team.
+# schemas:
+#   - input: schema.input
 package plant.lib.org
 
 # METADATA

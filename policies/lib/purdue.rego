@@ -3,6 +3,8 @@
 # description: >-
 #   Zone keys and Purdue levels. A conduit end may be a zone of its site or "internet", which
 #   counts as level 5 (above the enterprise) for adjacency. Level 3.5 is the industrial DMZ.
+# schemas:
+#   - input: schema.input
 package plant.lib.purdue
 
 internet := "internet"

@@ -4,6 +4,8 @@
 #   What a conduit or grant service may say: a named protocol and, for tcp and udp, a port or a
 #   short range of ports that runs upwards. One definition for the segmentation and remote-access
 #   rules (SEG-003, RA-013) and for the approval of ranges (APR-010).
+# schemas:
+#   - input: schema.input
 package plant.lib.services
 
 # The widest range a service may name; wider is "every port" by another spelling.

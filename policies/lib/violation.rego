@@ -4,6 +4,8 @@
 #   The one shape of every deny and warn result (the conftest convention, with more keys):
 #   msg, rule, severity, title, iec62443 (from the rule's METADATA), kind and id (the loader's
 #   record kind and key) and field (a path inside the record, [] for the record itself).
+# schemas:
+#   - input: schema.input
 package plant.lib.violation
 
 # METADATA

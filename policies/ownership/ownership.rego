@@ -4,6 +4,8 @@
 #   Every responsibility has exactly one accountable team, of a kind allowed for it; the company
 #   defaults name all eleven, sites and zones may override them (org/ownership.yaml), and every
 #   machine and gateway resolves to an existing team for each responsibility.
+# schemas:
+#   - input: schema.input
 package plant.ownership
 
 import data.plant.lib.org

@@ -5,6 +5,8 @@
 #   joint survey (operations, maintenance, IT and the vendor or implementation partner); during
 #   the pilot, collectors read only the declared pilot machines; rollout and operate need a
 #   rollout sign-off by an IT team and an operations team, each by a member of that team.
+# schemas:
+#   - input: schema.input
 package plant.phases
 
 import data.plant.lib.clock

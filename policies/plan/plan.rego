@@ -11,6 +11,8 @@
 #   inventory decision (plant.decision), whose input is the facts document.
 # custom:
 #   principle: 4 Balance speed and security
+# schemas:
+#   - input: schema.plan
 package plant.plan
 
 import data.plant.lib.violation

@@ -5,6 +5,8 @@
 #   or gateway at level 2 or above, in a bounded window (vendors: hours, staff: days), approved
 #   by the target's operations owner and by IT security, with MFA and session recording for
 #   vendors; a grant that has ended is removed.
+# schemas:
+#   - input: schema.input
 package plant.remote_access
 
 import data.plant.lib.clock

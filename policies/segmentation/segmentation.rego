@@ -7,6 +7,8 @@
 #   collector needs is declared, and every address in a conduit or collector is a documented
 #   device. Conduits are indexed once by site/from/to; addresses are looked up in
 #   input.devices_by_address, never compared pairwise.
+# schemas:
+#   - input: schema.input
 package plant.segmentation
 
 import data.plant.lib.purdue

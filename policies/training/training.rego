@@ -4,6 +4,8 @@
 #   A person holds a role at a site (org/role_bindings.yaml) only with a valid training record
 #   for that role (org/training.yaml: completed <= now < expires, dates at midnight UTC), and
 #   only when one of the person's teams is of a kind the role allows (org/roles.yaml).
+# schemas:
+#   - input: schema.input
 package plant.training
 
 import data.plant.lib.clock

@@ -8,6 +8,8 @@
 #   exceptions do not outlive their reason. The gate (plant.gate) reads violations, waived and
 #   counts from here; the rules are not deny rules, since they read the decision, which reads
 #   every domain's deny rules.
+# schemas:
+#   - input: schema.input
 package plant.waivers
 
 import data.plant.lib.clock

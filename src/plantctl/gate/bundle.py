@@ -1,8 +1,8 @@
-"""The signed policy bundle: `opa build` of policies/ (tests left out), signed with a key given
-at build time. `plantctl check --bundle B --verification-key K` (or PLANTCTL_BUNDLE and
+"""The signed policy bundle: `opa build` of policies/ without what does not judge (the tests,
+their fixture lib/fixture.rego, the input schemas of schema/), signed with a key given at build
+time. `plantctl check --bundle B --verification-key K` (or PLANTCTL_BUNDLE and
 PLANTCTL_VERIFICATION_KEY) has OPA verify the signature and every file's digest before it loads
-anything; a bundle that does not verify is refused (exit 4). Keys are never in the repository.
-"""
+anything; a bundle that does not verify is refused (exit 4). Keys are never in the repository."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def build(policies: Path, signing_key: Path, output: Path, alg: str = "RS256") -
                 ".",
                 "--ignore",
                 "*_test.rego",
+                # Neither the input schemas (opa check --schema) nor the tests' fixture judge.
+                "--ignore",
+                "schema",
+                "--ignore",
+                "fixture.rego",
                 "--signing-key",
                 str(signing_key.resolve()),
                 "--signing-alg",
