@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from plantctl.gate.rules import read as read_rules
+
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T12:00:00Z"
 
@@ -32,18 +34,11 @@ def pack(tmp_path_factory) -> tuple[dict, Path]:
     return json.loads((out / "evidence.json").read_text()), out
 
 
-def _rule_ids_in_policies() -> set[str]:
-    ids = set()
-    for rego in (ROOT / "policies").rglob("*.rego"):
-        if not rego.name.endswith("_test.rego"):
-            ids |= set(re.findall(r"^#   id: (\S+)$", rego.read_text(), re.M))
-    return ids
-
-
 def test_every_control_row_points_at_existing_rules_and_tests(pack):
     doc, _ = pack
     rules = {r["id"]: r for r in doc["rules"]}
-    assert set(rules) == _rule_ids_in_policies()
+    metadata = {r.id: r for r in read_rules(ROOT / "policies", ROOT)}  # what OPA parses
+    assert set(rules) == set(metadata)
     rows = [(c["requirement"], rid) for c in doc["controls"] for rid in c["rules"]]
     assert {rid for _, rid in rows} == set(rules)  # every rule serves a control
     for requirement, rid in rows:
@@ -51,12 +46,14 @@ def test_every_control_row_points_at_existing_rules_and_tests(pack):
         rule = rules[rid]
         assert requirement in rule["iec62443"]
         assert re.match(r"^[1-7] ", rule["principle"])
-        lines = (ROOT / rule["file"]).read_text().splitlines()
-        # the METADATA with the id sits just above the rule's line
-        above = lines[max(0, rule["line"] - 16) : rule["line"] - 1]
-        assert f"#   id: {rid}" in above, (rid, rule["file"], rule["line"])
+        # the rule's head, whose METADATA carries the id
+        assert (rule["file"], rule["line"]) == (metadata[rid].file, metadata[rid].line), rid
+        head = (ROOT / rule["file"]).read_text().splitlines()[rule["line"] - 1]
+        assert head.startswith(rule["name"]), (rid, head)
         tests = rule["fires"] + rule["near_misses"]
         assert rule["fires"], rid
+        for listed in (rule["fires"], rule["near_misses"]):  # in the test files' order
+            assert listed == sorted(listed, key=lambda t: (t["file"], t["line"], t["name"]))
         for t in tests:
             assert t["passed"]
             text = (ROOT / t["file"]).read_text().splitlines()
