@@ -172,17 +172,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_paths)
 
-    p = sub.add_parser("import", help="inventory files for a site from another tool's project")
-    p.add_argument("--from", dest="source", type=Path, required=True, help="the project file")
-    p.add_argument("--format", choices=("induform",), required=True)
-    p.add_argument("--site", required=True, help="the new site's id")
+    p = sub.add_parser(
+        "drift",
+        help="the inventory against a passive OT monitoring export (exit 0 no drift, 1 drift, "
+        "2 invalid input)",
+    )
+    _inventory_arg(p)
+    p.add_argument("--from", dest="source", type=Path, required=True, help="the export file")
+    p.add_argument(
+        "--format",
+        choices=("auto", "nozomi", "claroty", "defender", "csv"),
+        default="auto",
+        help="the export's shape (default: told from the file)",
+    )
+    p.add_argument("--links", type=Path, help="the connections seen: a Nozomi query=links export")
+    p.add_argument("--site", help="compare this site only (default: every site the export saw)")
+    p.add_argument(
+        "--seen-within", type=int, default=30, help="missing if not seen for DAYS (default 30)"
+    )
+    p.add_argument("--now", help="as of this RFC 3339 time (default: now)")
+    p.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    p.add_argument("--format-out", choices=("text", "markdown", "json", "sarif"), default="text")
+    p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser(
+        "import",
+        help="inventory files for a site from another tool's project (--format induform), or "
+        "the undocumented devices of a monitoring export as entries to review (survey)",
+    )
+    p.add_argument(
+        "--from", dest="source", type=Path, required=True, help="the project or export file"
+    )
+    p.add_argument(
+        "--format",
+        choices=("induform", "auto", "nozomi", "claroty", "defender", "csv"),
+        default=None,
+        help="induform: a new site from an InduForm project; otherwise (default auto) a "
+        "monitoring export whose undocumented devices go to the existing site's devices.yaml",
+    )
+    p.add_argument("--site", required=True, help="the new site's id (induform), or the site")
     p.add_argument("--into", type=Path, default=None, help="inventory folder (default: inventory/)")
     p.add_argument(
         "--supernet",
         help="the site's address supernet (default: the /16 of the project's own subnets, "
         "else 10.60.0.0/16)",
     )
-    p.add_argument("--timezone", default="UTC")
+    p.add_argument("--timezone", default=None, help="induform: the site's time zone (default UTC)")
     p.set_defaults(func=cmd_import)
 
     from plantctl.reports import decision_record
@@ -620,13 +655,48 @@ def cmd_paths(args) -> int:
     return EXIT_OK
 
 
+def cmd_drift(args) -> int:
+    from plantctl.core.problems import EXIT_VIOLATIONS
+    from plantctl.reports import drift
+
+    now = parse_now(args.now)
+    inv = _load(args)
+    result = drift.run(
+        inv,
+        args.source,
+        args.format,
+        site=args.site,
+        seen_within=args.seen_within,
+        now=now,
+        links_path=args.links,
+    )
+    write_output(drift.render(result, args.format_out), args.output)
+    if args.output is not None:
+        print(drift.summary(result), file=sys.stderr)
+    return EXIT_VIOLATIONS if result.drift else EXIT_OK
+
+
 def cmd_import(args) -> int:
     from plantctl.importers import induform
     from plantctl.model.inventory import default_root
 
     into = args.into or default_root()
     notes: list[str] = []
-    written = induform.run(args.source, args.site, into, args.supernet, args.timezone, notes)
+    if args.format != "induform":
+        from plantctl.importers import survey
+
+        if args.supernet or args.timezone:
+            print("plantctl import: --supernet and --timezone are for --format induform; a "
+                  "survey import adds to an existing site", file=sys.stderr)  # fmt: skip
+            return EXIT_INVALID
+        written = survey.run(args.source, args.format or "auto", args.site, into, notes)
+        for note in notes:
+            print(note, file=sys.stderr)
+        for path in written:
+            print(f"wrote {path}")
+        return EXIT_OK
+    timezone = args.timezone or "UTC"
+    written = induform.run(args.source, args.site, into, args.supernet, timezone, notes)
     for note in notes:
         print(note, file=sys.stderr)
     for path in written:
