@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from plantctl.gate import bundle
+
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-22T12:00:00Z"
 
@@ -71,10 +73,27 @@ def test_the_signed_bundle_verifies_and_judges(plantctl, keys, signed):
         names = tar.getnames()
     assert "/.signatures.json" in names or ".signatures.json" in names
     assert not [n for n in names if n.endswith("_test.rego")]
+    assert not [n for n in names if n.endswith(("fixture.rego", ".jsonschema"))]
     run = _check(plantctl, "--bundle", str(signed), "--verification-key", str(public))
     assert run.code == 0, run.err
     assert "PASS" in run.out
     assert plantctl("bundle", "verify", str(signed), "--verification-key", str(public)).code == 0
+
+
+def test_the_bundle_holds_neither_the_input_schemas_nor_the_test_fixture(keys, tmp_path):
+    """What judges is in the bundle; policies/schema/ (opa check --schema) and lib/fixture.rego
+    (the Rego tests' sample input) are not, though both are in the policies folder."""
+    (private, _), _ = keys
+    out = tmp_path / "policies.tar.gz"
+    bundle.build(ROOT / "policies", private, out)
+    with tarfile.open(out) as tar:
+        names = {n.lstrip("/") for n in tar.getnames()}
+    assert {"gate/gate.rego", "decision.rego", "lib/org.rego", "plan/plan.rego"} <= names
+    assert (ROOT / "policies" / "schema" / "input.jsonschema").is_file()
+    assert (ROOT / "policies" / "lib" / "fixture.rego").is_file()
+    assert [n for n in names if n.startswith("schema/") or n.endswith(".jsonschema")] == []
+    assert "lib/fixture.rego" not in names
+    assert [n for n in names if n.endswith("_test.rego")] == []
 
 
 def test_the_bundle_from_the_environment(plantctl, keys, signed, monkeypatch):
