@@ -131,7 +131,10 @@ def _with(record: dict, extra: dict[str, dict], required: bool = True) -> dict:
     out = json.loads(json.dumps(record))
     out["properties"] = {**out["properties"], **extra}
     if required:
-        out["required"] = [*out.get("required", []), *(k for k in extra if k not in out["required"])]
+        out["required"] = [
+            *out.get("required", []),
+            *(k for k in extra if k not in out["required"]),
+        ]
     return out
 
 
@@ -175,8 +178,10 @@ def _resolved_service() -> dict:
 
 def definitions(files: dict[str, dict]) -> dict[str, dict]:
     site_kinds = {fk.kind for fk in FILE_KINDS if fk.pattern.startswith("sites/")}
-    site = {"site": {"description": "The site the record is written under (sites/<site>/).", **STRING}}
-    key = {"key": {"description": "Its key in the table, \"<site>/<id>\".", **STRING}}
+    site = {
+        "site": {"description": "The site the record is written under (sites/<site>/).", **STRING}
+    }
+    key = {"key": {"description": 'Its key in the table, "<site>/<id>".', **STRING}}
     services = {"services": {"type": "array", "items": {"$ref": "#/definitions/service"}}}
     defs: dict[str, dict] = {"service": _resolved_service()}
     for kind in sorted({*TABLES.values(), *LISTS.values()}):
@@ -196,8 +201,16 @@ def definitions(files: dict[str, dict]) -> dict[str, dict]:
 def input_schema(files: dict[str, dict]) -> dict:
     defs = definitions(files)
     facts: dict[str, dict] = {
-        "schema_version": {"description": "The facts document's version (facts.SCHEMA_VERSION).", "const": 1, "type": "integer"},
-        "now": {"description": "The moment of the check, RFC 3339 in UTC (plantctl facts --now).", "type": "string", "format": "date-time"},
+        "schema_version": {
+            "description": "The facts document's version (facts.SCHEMA_VERSION).",
+            "const": 1,
+            "type": "integer",
+        },
+        "now": {
+            "description": "The moment of the check, RFC 3339 in UTC (plantctl facts --now).",
+            "type": "string",
+            "format": "date-time",
+        },
         "responsibilities": {
             "description": "The eleven responsibilities (plantctl.model.ownership).",
             "type": "array",
@@ -205,18 +218,25 @@ def input_schema(files: dict[str, dict]) -> dict:
         },
     }
     for name, kind in TABLES.items():
-        keyed = "\"<site>/<id>\"" if kind in ("zone", "conduit") else "id"
+        keyed = '"<site>/<id>"' if kind in ("zone", "conduit") else "id"
         if kind == "person":
             keyed = "login"
         facts[name] = _map(f"{kind} records by {keyed}.", kind)
     for name, kind in LISTS.items():
-        facts[name] = {"description": f"{kind} records, a list.", "type": "array", "items": {"$ref": f"#/definitions/{kind}"}}
-    facts["ownership"] = {"description": "org/ownership.yaml as written.", "$ref": "#/definitions/ownership"}
+        facts[name] = {
+            "description": f"{kind} records, a list.",
+            "type": "array",
+            "items": {"$ref": f"#/definitions/{kind}"},
+        }
+    facts["ownership"] = {
+        "description": "org/ownership.yaml as written.",
+        "$ref": "#/definitions/ownership",
+    }
     facts["owners"] = _closed(
         "The ownership resolved at each place: zone, then site, then the company default.",
         {
             "sites": _map("By site id.", "owners"),
-            "zones": _map("By \"<site>/<zone>\".", "owners"),
+            "zones": _map('By "<site>/<zone>".', "owners"),
         },
     )
     facts["devices_by_address"] = _map(
@@ -225,7 +245,10 @@ def input_schema(files: dict[str, dict]) -> dict:
         _closed(
             "A documented device.",
             {
-                "kind": {"description": "machine, gateway, broker, bastion, or a device's kind.", **STRING},
+                "kind": {
+                    "description": "machine, gateway, broker, bastion, or a device's kind.",
+                    **STRING,
+                },
                 "id": STRING,
                 "site": STRING,
                 "zone": STRING,
@@ -275,9 +298,18 @@ def input_schema(files: dict[str, dict]) -> dict:
                             "id": STRING,
                             "op": {"enum": ["added", "removed", "modified"]},
                             "site": {"type": ["string", "null"]},
-                            "zones": {"description": "\"<site>/<zone>\" it lives in or joins.", **STRINGS},
-                            "before": {"description": "The record's data in the base (null: added).", "type": ["object", "null"]},
-                            "after": {"description": "The record's data in the head (null: removed).", "type": ["object", "null"]},
+                            "zones": {
+                                "description": '"<site>/<zone>" it lives in or joins.',
+                                **STRINGS,
+                            },
+                            "before": {
+                                "description": "The record's data in the base (null: added).",
+                                "type": ["object", "null"],
+                            },
+                            "after": {
+                                "description": "The record's data in the head (null: removed).",
+                                "type": ["object", "null"],
+                            },
                         },
                     ),
                 },
@@ -287,11 +319,15 @@ def input_schema(files: dict[str, dict]) -> dict:
                     _closed(
                         "What in the head changed since that commit.",
                         {
-                            "commit": {"description": "The full id, \"\" when unknown.", **STRING},
+                            "commit": {"description": 'The full id, "" when unknown.', **STRING},
                             "short": STRING,
                             "known": {"type": "boolean"},
                             "in_history": {"type": "boolean"},
-                            "changed_since": {"description": "Changed objects (\"<kind> <id>\") and files (\"file <path>\") that differ in the head.", **STRINGS},
+                            "changed_since": {
+                                "description": 'Changed objects ("<kind> <id>") and files '
+                                '("file <path>") that differ in the head.',
+                                **STRINGS,
+                            },
                             "note": STRING,
                         },
                     ),
@@ -303,8 +339,8 @@ def input_schema(files: dict[str, dict]) -> dict:
             },
         ),
         "reviews": {
-            "description": "Pull requests only: the reviews (src/plantctl/gate/reviews.py), GitHub, "
-            "Gitea/Forgejo or GitLab answers in one model; seq is their order.",
+            "description": "Pull requests only: the reviews (src/plantctl/gate/reviews.py), "
+            "GitHub, Gitea/Forgejo or GitLab answers in one model; seq is their order.",
             "type": "array",
             "items": _closed(
                 "One review.",
@@ -313,13 +349,16 @@ def input_schema(files: dict[str, dict]) -> dict:
                     "login": {"description": "In lower case.", **STRING},
                     "state": {"enum": list(STATES)},
                     "host_state": {"description": "As the code host wrote it.", **STRING},
-                    "submitted_at": {"description": "RFC 3339 UTC, \"\" when not given.", **STRING},
-                    "commit_id": {"description": "Lower-case hex, \"\" when not given.", **STRING},
+                    "submitted_at": {"description": 'RFC 3339 UTC, "" when not given.', **STRING},
+                    "commit_id": {"description": 'Lower-case hex, "" when not given.', **STRING},
                     "seq": {"type": "integer"},
                 },
             ),
         },
-        "author": {"description": "Pull requests only: the author's login in lower case (\"\" unknown).", **STRING},
+        "author": {
+            "description": 'Pull requests only: the author\'s login in lower case ("" unknown).',
+            **STRING,
+        },
     }
     return {
         "$schema": DRAFT,
@@ -353,7 +392,8 @@ def plan_schema(files: dict[str, dict]) -> dict:
                     "steps": {
                         "type": "array",
                         "items": {
-                            "description": "A preview step; only what the rules read is listed (OPA's checker closes it to these).",
+                            "description": "A preview step; only what the rules read is listed "
+                            "(OPA's checker closes it to these).",
                             "type": "object",
                             "required": ["op", "urn"],
                             "properties": {
@@ -439,7 +479,8 @@ def render() -> dict[Path, str]:
     schema = input_schema(files)
     out = {
         OUT / "input.jsonschema": json.dumps(schema, indent=2, ensure_ascii=False) + "\n",
-        OUT / "plan.jsonschema": json.dumps(plan_schema(files), indent=2, ensure_ascii=False) + "\n",
+        OUT / "plan.jsonschema": json.dumps(plan_schema(files), indent=2, ensure_ascii=False)
+        + "\n",
     }
     text = README.read_text()
     head, begin, rest = text.partition(BEGIN)
@@ -469,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
             drifted.append(str(path.relative_to(ROOT)))
     if drifted:
         print(
-            "policy input schema drifted: " + ", ".join(drifted)
+            "policy input schema drifted: "
+            + ", ".join(drifted)
             + "; run tools/policy_input.py --write",
             file=sys.stderr,
         )
