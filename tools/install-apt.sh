@@ -1,24 +1,67 @@
 #!/usr/bin/env bash
 # Installs the Debian packages listed in tools/apt-packages.txt that are missing.
-# Quick when nothing is missing: one dpkg-query, no apt-get.
+# Quick when nothing is missing: one dpkg-query per package, no apt-get.
+#
+# It touches only what it installs in this run: it says which packages it installed (and the
+# dependencies apt pulled in), it refuses to go on when apt would upgrade or remove a package
+# that is already installed (that would restart or reconfigure something it did not install),
+# and it never stops, disables or restarts a service of a package that was already there.
+# When this run installed openssh-server or mosquitto, their services' autostart is disabled
+# (and the service the package just started is stopped): the lab runs sshd and Mosquitto inside
+# its own machines, not on the host. It prints each such step.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/apt-packages.txt")
+
+installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
+}
+
 missing=()
 for pkg in "${wanted[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  [ "$status" = installed ] || missing+=("$pkg")
+  installed "$pkg" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-apt: missing Debian packages: ${missing[*]}; run 'sudo make setup'" >&2
   exit 1
 fi
-echo "install-apt: installing ${missing[*]}"
+echo "install-apt: missing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Services from these packages are started by the lab when it needs them, not at boot.
-for unit in mosquitto.service ssh.service; do
-  systemctl disable --now "$unit" >/dev/null 2>&1 || true
+# What apt would do, before it does it: new packages only.
+plan=$(apt-get install -s -qq --no-install-recommends --no-upgrade "${missing[@]}")
+mapfile -t touched < <(grep -E '^(Inst \S+ \[|Remv )' <<<"$plan" || true)
+if [ ${#touched[@]} -gt 0 ]; then
+  echo "install-apt: installing ${missing[*]} would upgrade or remove installed packages:" >&2
+  printf '  %s\n' "${touched[@]}" >&2
+  echo "install-apt: nothing was changed; install them yourself: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+mapfile -t new < <(awk '$1 == "Inst" {print $2}' <<<"$plan")
+apt-get install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
+deps=()
+for pkg in "${new[@]}"; do
+  [[ " ${missing[*]} " == *" $pkg "* ]] || deps+=("$pkg")
+done
+echo "install-apt: installed ${missing[*]}${deps:+ (and the dependencies ${deps[*]})}"
+
+# Services of packages installed in this run that the lab starts in its own machines.
+declare -A lab_unit=([openssh-server]=ssh.service [mosquitto]=mosquitto.service)
+running=
+for pkg in "${missing[@]}" "${deps[@]}"; do
+  unit=${lab_unit[$pkg]:-}
+  [ -n "$unit" ] || continue
+  installed "$pkg" || continue
+  [ -n "$running" ] || running=$(systemctl is-system-running 2>/dev/null || echo offline)
+  if systemctl disable --quiet "$unit" >/dev/null 2>&1; then
+    echo "install-apt: $pkg was installed now: disabled $unit at boot (the lab runs it in its machines)"
+  fi
+  case "$running" in
+    running | degraded | starting)
+      if systemctl stop "$unit" >/dev/null 2>&1; then
+        echo "install-apt: stopped $unit (started by the installation of $pkg just now)"
+      fi
+      ;;
+  esac
 done
