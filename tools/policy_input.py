@@ -336,6 +336,11 @@ def input_schema(files: dict[str, dict]) -> dict:
                     "description": "The base's separation_of_duties (null: not set there).",
                     "anyOf": [{"type": "null"}, STRINGS],
                 },
+                "codeowners_drift": {
+                    "description": "What plantctl codeowners --check says of the head's "
+                    'CODEOWNERS ("": it matches ownership); GATE-001.',
+                    **STRING,
+                },
             },
         ),
         "reviews": {

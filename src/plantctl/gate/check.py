@@ -87,7 +87,8 @@ class PullRequest:
     files: list[str]
     reviews: list[dict]
     author: str | None
-    extra_findings: list[Finding] = field(default_factory=list)
+    # What `plantctl codeowners --check` would say of the head's CODEOWNERS ("" none): GATE-001.
+    codeowners_drift: str = ""
     # reviewed.facts: per commit a review names, what in the head changed since (see there).
     commits: dict = field(default_factory=dict)
     # The base's org/ownership.yaml separation_of_duties (None: not set there); a pull request
@@ -124,6 +125,8 @@ def place(inv: Inventory, v: dict, level: str) -> Finding:
     sub = [s for s in v.get("field") or [] if isinstance(s, (str, int))]
     if record is not None:
         file, line, col = record.locate(*sub)
+    elif v["kind"] == "file":  # a rule about a repository file (GATE-001: .github/CODEOWNERS)
+        file, line, col = str(v["id"]), 1, 1
     else:  # a rule about something not in the inventory (e.g. a missing default)
         file, line, col = (
             inv.ownership.locate() if v["kind"] == "ownership" else ("inventory", 1, 1)
@@ -164,6 +167,7 @@ def evaluate(
                 "files": pull_request.files,
                 "commits": pull_request.commits,
                 "base_separation_of_duties": pull_request.base_separation,
+                "codeowners_drift": pull_request.codeowners_drift,
             }
             document["reviews"] = pull_request.reviews
             document["author"] = (pull_request.author or "").lower()
@@ -175,8 +179,6 @@ def evaluate(
     key = lambda f: (f.file, f.line, f.rule, f.message)  # noqa: E731 - a sort key
     unique = {(v["rule"], v["kind"], v["id"], v["msg"]): v for v in decision["violations"]}
     findings = sorted((place(inv, v, "error") for v in unique.values()), key=key)
-    if pull_request is not None:
-        findings = sorted([*findings, *pull_request.extra_findings], key=key)
     warnings = sorted((place(inv, v, "warning") for v in decision.get("warnings") or []), key=key)
     report = Report(findings, warnings, inv.source_label, now_text, decision.get("counts") or {})
     report.waived = [_waived(inv, v) for v in decision.get("waived") or []]
