@@ -367,118 +367,20 @@ def _render(report, args) -> str:
 
 
 def _check_pull_request(args, now):
-    """Head judged by the BASE revision's schemas and policies, read from git only."""
-    import subprocess
-    import tempfile
+    from plantctl.gate import pull_request
 
-    from plantctl.core.problems import Problem
-    from plantctl.gate import approvals, changes, check, codeowners, reviews
-    from plantctl.gate.check import Finding, PullRequest
-    from plantctl.model.loader import load
-    from plantctl.model.sources import GitError, GitSource
-    from plantctl.plant import attack_paths
-
-    top = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    request = pull_request.Request(
+        base=args.base,
+        head=args.head,
+        approvals=args.approvals,
+        reviews_format=args.reviews_format,
+        author=args.author,
+        bundle=args.bundle,
+        verification_key=args.verification_key,
     )
-    if top.returncode != 0:
-        raise InvalidInput(
-            [Problem(".", 1, 1, "not inside a git repository; --base needs one", "GATE-GIT")]
-        )
-    repo = Path(top.stdout.strip())
-    try:
-        base = changes.resolve(repo, args.base)
-        head = changes.resolve(repo, args.head or "HEAD")
-    except GitError:
-        raise InvalidInput(
-            [
-                Problem(
-                    ".",
-                    1,
-                    1,
-                    f"unknown revision {args.base!r} or "
-                    f"{args.head or 'HEAD'!r}; fetch it or fix the name",
-                    "GATE-GIT",
-                )
-            ]
-        ) from None
-    pr_reviews = (
-        reviews.load(args.approvals, args.reviews_format)
-        if args.approvals
-        else reviews.Reviews("none")
+    return pull_request.judge(
+        request, now, lambda text: print(f"plantctl check: {text}", file=sys.stderr)
     )
-    for note in pr_reviews.notes[:5]:
-        print(f"plantctl check: {note}", file=sys.stderr)
-    if len(pr_reviews.notes) > 5:
-        print(f"plantctl check: and {len(pr_reviews.notes) - 5} more", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="plantctl-base-") as tmp:
-        try:
-            schema_root = changes.export_tree(repo, base, "inventory/schema", Path(tmp))
-            policies = changes.export_tree(repo, base, "policies", Path(tmp))
-        except GitError as exc:
-            from plantctl.gate.engine import EngineUnavailable
-
-            raise EngineUnavailable(
-                f"the base revision has no policies to judge by: {exc}"
-            ) from None
-        head_inv = load(GitSource(repo, head), schema_root=schema_root)
-        try:
-            base_inv = load(GitSource(repo, base), schema_root=schema_root)
-        except InvalidInput as exc:
-            raise InvalidInput(
-                [
-                    Problem(p.file, p.line, p.col, f"(in base {args.base}) {p.message}", p.rule)
-                    for p in exc.problems
-                ]
-            ) from None
-        extra = []
-        actual = GitSource(repo, head, subdir=".github")
-        names = actual.files()
-        problem = codeowners.drift(
-            codeowners.render(head_inv),
-            actual.read("CODEOWNERS").decode() if "CODEOWNERS" in names else None,
-        )
-        if problem:
-            extra.append(
-                Finding(
-                    rule="GATE-001",
-                    severity="high",
-                    message=problem,
-                    kind="file",
-                    id=codeowners.PATH,
-                    file=codeowners.PATH,
-                    line=1,
-                    col=1,
-                    title="CODEOWNERS matches ownership",
-                    controls=("SR 2.1",),
-                )
-            )
-        changed = changes.diff(base_inv, head_inv)
-        files = changes.changed_files(repo, base, head)
-        commits = approvals.facts(
-            repo,
-            pr_reviews.commits(),
-            base=base,
-            head=head,
-            base_inv=base_inv,
-            changes=changed,
-            files=files,
-            schema_root=schema_root,
-        )
-        pull_request = PullRequest(
-            base=base,
-            head=head,
-            changes=changed,
-            files=files,
-            reviews=pr_reviews.facts(),
-            author=(args.author or "").lower() or None,
-            extra_findings=extra,
-            commits=commits,
-            base_separation=base_inv.ownership.data.get("separation_of_duties"),
-        )
-        pull_request.paths_opened, pull_request.paths_closed = attack_paths.diff(base_inv, head_inv)
-        with check.engine(policies, args.bundle, args.verification_key) as endpoint:
-            return check.evaluate(head_inv, endpoint, now, pull_request=pull_request)
 
 
 def cmd_codeowners(args) -> int:
