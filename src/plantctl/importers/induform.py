@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
@@ -187,12 +189,15 @@ def convert(
     if not isinstance(zones_in, list) or not zones_in:
         ctx.fail((), "an InduForm project needs a list of zones")
         raise InvalidInput(ctx.problems)
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    project = (
+        cast(dict[str, Any], data.get("project")) if isinstance(data.get("project"), dict) else {}
+    )
 
     zone_ids: dict[str, str] = {}  # original -> normalised
     seen: dict[str, tuple] = {}
     zones: list[dict] = []
-    subnets: dict[str, object] = {}
+    # IPv4Network or IPv6Network: typeshed's subnet_of() and overlaps() take one version only
+    subnets: dict[str, Any] = {}
     raw_assets: list[tuple[dict, tuple, str | None]] = []
     for i, z in enumerate(zones_in):
         keys = ("zones", i)
@@ -216,7 +221,7 @@ def convert(
         if not isinstance(slt, int) or isinstance(slt, bool) or not 1 <= slt <= 4:
             ctx.fail((*keys, "security_level_target"), "security_level_target must be 1-4")
             continue
-        zone = {
+        zone: dict[str, Any] = {
             "id": zid,
             "name": str(z.get("name") or z["id"]),
             "kind": kind,
@@ -269,7 +274,7 @@ def convert(
         )
         if other is not None:
             ctx.fail(zone["_keys"], f"zone subnet {s} overlaps the subnet of zone {other}")
-    free = (
+    free: Iterator[Any] = (
         n
         for n in site_net.subnets(new_prefix=max(24, site_net.prefixlen))
         if not any(n.overlaps(s) for s in subnets.values())
@@ -309,7 +314,9 @@ def convert(
                 in (_ref(zone_ids, c.get("from_zone")), _ref(zone_ids, c.get("to_zone")))
                 for end in ("from_zone", "to_zone")
             }
-            cells = sorted(z for z in linked if z in by_id and by_id[z]["kind"] == "cell")
+            cells = sorted(
+                z for z in linked if z is not None and z in by_id and by_id[z]["kind"] == "cell"
+            )
             if len(cells) != 1:
                 cells = sorted(z["id"] for z in zones if z["kind"] == "cell")
             if len(cells) != 1:
@@ -366,7 +373,11 @@ def convert(
             continue
         net = subnets[zid]
         reserved = {net.network_address, net.network_address + 1, net.broadcast_address}
-        dev = {"id": did, "name": str(a.get("name") or a["id"]), "kind": ASSET_TYPES[atype]}
+        dev: dict[str, Any] = {
+            "id": did,
+            "name": str(a.get("name") or a["id"]),
+            "kind": ASSET_TYPES[atype],
+        }
         dev_lines[did] = ctx.doc.locate((*keys, "id"))[0]
         dev["zone"] = zid
         for extra in ("vendor", "model"):
@@ -418,7 +429,7 @@ def convert(
             if ref == "internet":
                 ends.append("internet")
             elif _ref(zone_ids, ref) is not None:
-                ends.append(zone_ids[ref])
+                ends.append(zone_ids[cast(str, ref)])  # _ref: a known zone's text
             else:
                 ctx.fail(
                     (*keys, end) if end in c else keys, f"conduit {c['id']!r}: unknown zone {ref!r}"
@@ -446,7 +457,7 @@ def convert(
         for suffix, (src, dst), services in (("", ends, forward), ("-return", ends[::-1], back)):
             if not services:
                 continue
-            out = {"id": cid + suffix, "from": src, "to": dst, "services": services}
+            out: dict[str, Any] = {"id": cid + suffix, "from": src, "to": dst, "services": services}
             out["purpose"] = purpose
             if c.get("requires_inspection") is True:
                 out["inspection"] = "deep"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 from netaddr.ip import IPV4_PRIVATE_USE
@@ -29,7 +30,7 @@ class Device:
     site: str
     zone: str
     record: Record
-    keys: tuple  # path to the address inside the record
+    keys: tuple[str | int, ...]  # path to the address inside the record
 
 
 def parse_network(text: str) -> IPNetwork | None:
@@ -42,7 +43,9 @@ def parse_network(text: str) -> IPNetwork | None:
 
 def is_private(net: IPNetwork) -> bool:
     """RFC 1918: both ends private (CIDR alignment rules out spanning two private blocks)."""
-    return IPAddress(net.first).is_ipv4_private_use() and IPAddress(net.last).is_ipv4_private_use()
+    return bool(
+        IPAddress(net.first).is_ipv4_private_use() and IPAddress(net.last).is_ipv4_private_use()
+    )
 
 
 def reserved(net: IPNetwork) -> set[IPAddress]:
@@ -62,6 +65,11 @@ def zone_networks(inv: Inventory) -> dict[str, IPNetwork]:
     return nets
 
 
+def _site_of(rec: Record) -> str:
+    """The site of a record written under sites/<site>/ (a zone, machine, gateway, device)."""
+    return cast(str, rec.site)
+
+
 def devices(inv: Inventory) -> list[Device]:
     """Every documented address in the inventory."""
     found = []
@@ -71,7 +79,7 @@ def devices(inv: Inventory) -> list[Device]:
                 IPAddress(rec.data["controller"]["address"]),
                 "machine",
                 rec.key,
-                rec.site,
+                _site_of(rec),
                 rec.data["zone"],
                 rec,
                 ("controller", "address"),
@@ -83,7 +91,7 @@ def devices(inv: Inventory) -> list[Device]:
                 IPAddress(rec.data["address"]),
                 "gateway",
                 rec.key,
-                rec.site,
+                _site_of(rec),
                 rec.data["zone"],
                 rec,
                 ("address",),
@@ -95,7 +103,7 @@ def devices(inv: Inventory) -> list[Device]:
                 IPAddress(rec.data["address"]),
                 rec.data["kind"],
                 rec.key,
-                rec.site,
+                _site_of(rec),
                 rec.data["zone"],
                 rec,
                 ("address",),
@@ -144,7 +152,7 @@ def check(inv: Inventory) -> list[Problem]:
     problems.extend(
         _overlaps(
             [
-                (net, inv.get("site", site), ("supernet",), f"site {site}")
+                (net, inv.of("site")[site], ("supernet",), f"site {site}")
                 for site, net in supernets.items()
             ],
             "supernet",
@@ -173,7 +181,7 @@ def check(inv: Inventory) -> list[Problem]:
             )
             continue
         zones[key] = net
-        supernet = supernets.get(rec.site)
+        supernet = supernets.get(_site_of(rec))
         if supernet is not None and net not in supernet:
             problems.append(
                 rec.problem(
@@ -196,7 +204,7 @@ def check(inv: Inventory) -> list[Problem]:
             )
     problems.extend(
         _overlaps(
-            [(net, inv.get("zone", key), ("cidr",), f"zone {key}") for key, net in zones.items()],
+            [(net, inv.of("zone")[key], ("cidr",), f"zone {key}") for key, net in zones.items()],
             "zone",
         )
     )
@@ -204,7 +212,9 @@ def check(inv: Inventory) -> list[Problem]:
     return problems
 
 
-def _overlaps(items: list[tuple[IPNetwork, Record, tuple, str]], what: str) -> Iterator[Problem]:
+def _overlaps(
+    items: list[tuple[IPNetwork, Record, tuple[str | int, ...], str]], what: str
+) -> Iterator[Problem]:
     """Sort by first address; a network overlaps the one before it iff it starts before that
     one's running end. O(n log n)."""
     items = sorted(items, key=lambda t: (t[0].first, -t[0].last))
@@ -242,7 +252,9 @@ def _device_addresses(inv: Inventory, zones: dict[str, IPNetwork]) -> Iterator[P
     """Per device: inside its zone, not reserved, private below the DMZ, not taken. Addresses
     are compared as (version, integer), each zone's facts worked out once."""
     seen: dict[tuple[int, int], Device] = {}
-    plans: dict[str, tuple] = {}  # '<site>/<zone>' -> (network, first, last, reserved, below DMZ)
+    plans: dict[
+        str, tuple[IPNetwork | None, int, int, set[int], bool]
+    ] = {}  # '<site>/<zone>' -> (network, first, last, reserved, below DMZ)
     for dev in devices(inv):
         zone_key = f"{dev.site}/{dev.zone}"
         plan = plans.get(zone_key)

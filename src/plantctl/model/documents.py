@@ -16,7 +16,7 @@ import re
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.composer import Composer, ComposerError
@@ -57,25 +57,25 @@ _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 
 
-class _Loader(yaml.CSafeLoader):
+class _Loader(yaml.CSafeLoader):  # type: ignore[misc]  # PyYAML has no type hints
     """libyaml's parser and composer; tags say only "plain or not", meanings come later."""
 
-    def resolve(self, kind, value, implicit):
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode:
             return _PLAIN if implicit[0] else _STR
         return _SEQ if kind is SequenceNode else _MAP
 
 
-class _Recomposer(Composer, _Loader):
+class _Recomposer(Composer, _Loader):  # type: ignore[misc]  # PyYAML has no type hints
     """Composes in Python from libyaml's events, letting an anchor be defined again (YAML
     allows it: an alias means the latest node with that name), which libyaml's composer
     refuses. Only used for files that do that."""
 
     def __init__(self, text: str):
-        _Loader.__init__(self, text)
+        _Loader.__init__(self, text)  # type: ignore[call-arg]  # its base has no type hints
         Composer.__init__(self)
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
         if event.anchor is not None and not isinstance(event, AliasEvent):
             self.anchors.pop(event.anchor, None)
@@ -115,7 +115,7 @@ _NUMERIC_START = frozenset("0123456789+-.")
 class _Refused(Exception):
     """A problem found in the node graph, at a libyaml mark (None: the top of the file)."""
 
-    def __init__(self, mark, message: str, rule: str = "INV-YAML"):
+    def __init__(self, mark: Any, message: str, rule: str = "INV-YAML") -> None:
         super().__init__(message)
         self.mark = mark
         self.message = message
@@ -126,7 +126,7 @@ class _Refused(Exception):
 
 
 class _TooDeep(Exception):
-    def __init__(self, mark):
+    def __init__(self, mark: Any) -> None:
         super().__init__("too deep")
         self.mark = mark
 
@@ -145,7 +145,7 @@ def _meaning(value: str, node: ScalarNode | None = None) -> Any:
     if value[0] in _NUMERIC_START:
         match = _NUMBER.fullmatch(value)
         if match is not None:
-            kind = match.lastgroup
+            kind = cast(str, match.lastgroup)  # every alternative is a named group
             if kind == "float":
                 number = float(value)
                 if not math.isfinite(number):  # 1e999 reads as infinity
@@ -207,7 +207,7 @@ def _unsupported(tag: str) -> str:
 
 
 def _is_merge(key: ScalarNode) -> bool:
-    return (key.tag is _PLAIN and key.value == "<<") or key.tag == _MERGE
+    return bool((key.tag is _PLAIN and key.value == "<<") or key.tag == _MERGE)
 
 
 class _Walk:
@@ -219,14 +219,14 @@ class _Walk:
 
     __slots__ = ("aliases", "merged", "nodes", "out", "seen")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.out = array("i")  # the position index (see _close)
         self.nodes = 0
         self.aliases = 0
         self.seen: set[int] = set()
-        self.merged: dict[int, list] = {}
+        self.merged: dict[int, list[tuple[Any, Any]]] = {}
 
-    def value(self, node, depth: int, where) -> tuple[Any, int]:
+    def value(self, node: Any, depth: int, where: Any) -> tuple[Any, int]:
         """(data, offset of its block in the index or -1) of one node; `where` is the mark
         problems inside it are reported at."""
         self.nodes += 1
@@ -266,7 +266,7 @@ class _Walk:
             return self.mapping(node, depth, where)
         return self.sequence(node, depth)
 
-    def sequence(self, node: SequenceNode, depth: int) -> tuple[list, int]:
+    def sequence(self, node: SequenceNode, depth: int) -> tuple[list[Any], int]:
         if node.tag != _SEQ:
             raise _Refused(node.start_mark, _unsupported(node.tag))
         data = []
@@ -284,10 +284,10 @@ class _Walk:
             pos += (mark.line, mark.column, sub)
         return data, _close(self.out, len(data), pos)
 
-    def mapping(self, node: MappingNode, depth: int, where) -> tuple[dict, int]:
+    def mapping(self, node: MappingNode, depth: int, where: Any) -> tuple[dict[str, Any], int]:
         if node.tag != _MAP:
             raise _Refused(node.start_mark, _unsupported(node.tag))
-        data: dict = {}
+        data: dict[str, Any] = {}
         pos: list[int] = []
         inner = depth + 1
         merge = None
@@ -334,7 +334,7 @@ class _Walk:
                 pos += (-1, -1, -1, -1, sub)
         return data, _close(self.out, len(data), pos)
 
-    def merge_sources(self, merge, visiting: set[int]) -> list:
+    def merge_sources(self, merge: Any, visiting: set[int]) -> list[tuple[Any, Any]]:
         """The (key, value) node pairs a `<<` value brings in, in order, each key once."""
         sources = merge.value if type(merge) is SequenceNode else [merge]
         if type(merge) is ScalarNode:
@@ -352,7 +352,7 @@ class _Walk:
             pairs.extend(self.effective(source, visiting))
         return pairs
 
-    def effective(self, node: MappingNode, visiting: set[int]) -> list:
+    def effective(self, node: MappingNode, visiting: set[int]) -> list[tuple[Any, Any]]:
         """A mapping's own (key, value) node pairs, then those it merges in itself."""
         ident = id(node)
         known = self.merged.get(ident)
@@ -386,7 +386,7 @@ def _invalid(what: str) -> str:
     return f"invalid YAML: {what}; fix the syntax at this point"
 
 
-def _hashable(key_node) -> Any:
+def _hashable(key_node: Any) -> Any:
     """A key's value for comparing keys, or _MISSING if it cannot be compared."""
     try:
         key = _scalar(key_node) if type(key_node) is ScalarNode else _sketch(key_node)
@@ -401,7 +401,7 @@ class _More:
         return "..."
 
 
-def _sketch(node, key: bool = True, budget: list | None = None, depth: int = 0) -> Any:
+def _sketch(node: Any, key: bool = True, budget: list[int] | None = None, depth: int = 0) -> Any:
     """Plain data for showing a node in a message (lists as tuples in keys): small, never
     expanding aliases far."""
     budget = [200] if budget is None else budget
@@ -423,11 +423,11 @@ def _sketch(node, key: bool = True, budget: list | None = None, depth: int = 0) 
     }
 
 
-def _shown(node) -> str:
+def _shown(node: Any) -> str:
     return str(_sketch(node, key=False))
 
 
-def _duplicate(mapping: MappingNode, key_node, value_node) -> _Refused:
+def _duplicate(mapping: MappingNode, key_node: Any, value_node: Any) -> _Refused:
     key = _hashable(key_node)
     original = next(
         (value for k, value in mapping.value if k is not key_node and _hashable(k) == key),
@@ -444,7 +444,7 @@ def _duplicate(mapping: MappingNode, key_node, value_node) -> _Refused:
     )
 
 
-def _contains_itself(node) -> bool:
+def _contains_itself(node: Any) -> bool:
     """Whether a list or mapping can be reached from inside itself (a recursive alias)."""
     if type(node) is ScalarNode:
         return False
@@ -460,15 +460,16 @@ def _contains_itself(node) -> bool:
     return False
 
 
-def _children(node) -> list:
+def _children(node: Any) -> list[Any]:
     if type(node) is SequenceNode:
-        return node.value
+        items: list[Any] = node.value
+        return items
     if type(node) is MappingNode:
         return [part for pair in node.value for part in pair]
     return []
 
 
-def _construction_problem(root) -> _Refused | None:
+def _construction_problem(root: Any) -> _Refused | None:
     """The first duplicate key or malformed merge, in the order a constructor meets them.
 
     Such problems take precedence over the rest (budgets, non-text keys), as they did when a
@@ -478,7 +479,7 @@ def _construction_problem(root) -> _Refused | None:
         return None
     walk = _Walk()
     seen = {id(root)}
-    stack: list[list] = [[root, 0, set()]]
+    stack: list[list[Any]] = [[root, 0, set()]]
     while stack:
         frame = stack[-1]
         node, step, keys = frame
@@ -582,7 +583,7 @@ def _measure_depth(text: str) -> None:
         loader.dispose()
 
 
-def _compose(text: str):
+def _compose(text: str) -> Any:
     if _could_nest_deeper(text, COMPOSE_DEPTH):
         _measure_depth(text)
     loader = _Loader(text)
@@ -600,7 +601,7 @@ def _compose(text: str):
         loader.dispose()
 
 
-def _close(out: array, count: int, items: list[int]) -> int:
+def _close(out: array[int], count: int, items: list[int]) -> int:
     """Writes one list's or mapping's block to the position index `out`; its offset.
 
     A block is the item count, then per item 0-based ints: (line, column, child) in a list,
@@ -618,7 +619,7 @@ class _Bail(Exception):
     an anchor, alias, merge key, explicit tag, complex or repeated key, or a budget reached."""
 
 
-def _build(text: str, memo: dict) -> tuple[Any, Any]:
+def _build(text: str, memo: dict[str, Any]) -> tuple[Any, Any]:
     """(data, tree) straight from libyaml's events, without a node graph, for the common file.
 
     Gives exactly what composing and walking give, or raises _Bail (or the parser's error)."""
@@ -629,7 +630,7 @@ def _build(text: str, memo: dict) -> tuple[Any, Any]:
         if type(get()) is StreamEndEvent:
             return None, None
         out = array("i")
-        stack: list = []
+        stack: list[Any] = []
         data: Any = None
         pos: list[int] = []
         key: Any = _MISSING
@@ -705,7 +706,7 @@ def _build(text: str, memo: dict) -> tuple[Any, Any]:
                 raise _Bail  # an alias, or an event out of place
         if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
             raise _Bail  # more than one document: the composer words that
-        return result
+        return cast(tuple[Any, Any], result)  # the loop ends once result is a (data, tree)
     finally:
         loader.dispose()
 
@@ -724,7 +725,7 @@ class Document:
     tree: Any
     text: str
 
-    def locate(self, keys: tuple | list) -> tuple[int, int]:
+    def locate(self, keys: tuple[Any, ...] | list[Any]) -> tuple[int, int]:
         """1-based (line, col) of the deepest part of `keys` that exists in the file."""
         line, col = 1, 1
         if self.tree is None:
@@ -741,7 +742,7 @@ class Document:
             line, col = index[at] + 1, index[at + 1] + 1
         return line, col
 
-    def locate_value(self, keys: tuple | list) -> tuple[int, int] | None:
+    def locate_value(self, keys: tuple[Any, ...] | list[Any]) -> tuple[int, int] | None:
         """1-based (line, col) where the value at `keys` is written, None if it is not."""
         if not keys or self.tree is None:
             return None
@@ -760,7 +761,7 @@ class Document:
         return index[at] + 1, index[at + 1] + 1
 
 
-def _entry(index: array, block: int, node: Any, key: Any) -> tuple | None:
+def _entry(index: array[int], block: int, node: Any, key: Any) -> tuple[int, int, Any, int] | None:
     """(where the item's ints start, their number, its data, its block) of `key` in `node`."""
     if block < 0:
         return None
@@ -810,7 +811,7 @@ def _syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
     return line, col, what
 
 
-def parse(text: str, path: str, memo: dict | None = None) -> Document:
+def parse(text: str, path: str, memo: dict[str, Any] | None = None) -> Document:
     """Parse one YAML document strictly. Raises InvalidInput naming path:line:col.
 
     `memo` (plain scalar text -> its meaning) may be shared by the files of one inventory, so

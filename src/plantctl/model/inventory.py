@@ -63,7 +63,7 @@ class Record:
     key: str  # unique within its kind
     data: dict[str, Any]
     doc: Document = field(repr=False)
-    keys: tuple  # path of the object inside its document
+    keys: tuple[str | int, ...]  # path of the object inside its document
     site: str | None = None
 
     @property

@@ -7,6 +7,7 @@ references between records and the address plan; any problem stops it with Inval
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 from plantctl.core.problems import InvalidInput, Problem
 from plantctl.model import addressing, references, schemas
@@ -28,6 +29,7 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
     """Load and check an inventory. Raises InvalidInput listing every problem found."""
     if not hasattr(source, "files"):
         source = DirectorySource(Path(source))
+    source = cast(Source, source)  # a Source now: it has files() (a path was opened above)
     if schema_root is None:
         schema_root = schemas.schema_dir(Path(getattr(source, "root", default_root())))
     problems: list[Problem] = []
@@ -35,7 +37,9 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
     records: dict[str, dict[str, Record]] = {kind: {} for kind in KINDS}
     files = source.files()
     present = set()
-    memo: dict = {}  # plain scalar text -> meaning, shared: equal keys and values are one object
+    memo: dict[
+        str, Any
+    ] = {}  # plain scalar text -> meaning, shared: equal keys and values are one object
     for rel in source.links():
         # Never read: a link could point anywhere (a secret, another folder), and the gate,
         # which reads git objects, would not see what it points to.
@@ -120,14 +124,16 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
     return inventory
 
 
-def _site_folders(source: Source, files: list[str], records) -> list[Problem]:
+def _site_folders(
+    source: Source, files: list[str], records: dict[str, dict[str, Record]]
+) -> list[Problem]:
     """Each folder under sites/ is one site: it needs its site.yaml and zones.yaml."""
     folders: dict[str, list[str]] = {}
     for rel in files:
         parts = rel.split("/")
         if parts[0] == "sites" and len(parts) == 3:
             folders.setdefault(parts[1], []).append(parts[2])
-    problems = []
+    problems: list[Problem] = []
     for folder, names in sorted(folders.items()):
         for needed in ("site.yaml", "zones.yaml"):
             if needed not in names:
@@ -143,8 +149,10 @@ def _site_folders(source: Source, files: list[str], records) -> list[Problem]:
     return problems
 
 
-def _collect(doc: Document, fk: FileKind, site: str | None, records) -> list[Problem]:
-    problems = []
+def _collect(
+    doc: Document, fk: FileKind, site: str | None, records: dict[str, dict[str, Record]]
+) -> list[Problem]:
+    problems: list[Problem] = []
     table = records[fk.kind]
     if fk.list_key is None:
         table["ownership"] = Record(fk.kind, "ownership", doc.data, doc, ())
@@ -187,10 +195,10 @@ def _collect(doc: Document, fk: FileKind, site: str | None, records) -> list[Pro
     return problems
 
 
-def _key_of(fk: FileKind, data: dict, site: str | None) -> str:
+def _key_of(fk: FileKind, data: dict[str, Any], site: str | None) -> str:
     if fk.kind == "training":
         return f"{data['person']}/{data['role']}/{data['completed']}"
     if fk.kind == "binding":
         return f"{data['person']}/{data['role']}/{data['site']}"
-    ident = data[fk.id_field]
+    ident = data[cast(str, fk.id_field)]  # the kinds without an id field are handled above
     return f"{site}/{ident}" if fk.site_scoped else ident

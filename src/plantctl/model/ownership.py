@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from plantctl.model.inventory import Inventory
 
 RESPONSIBILITIES = (
@@ -19,7 +21,7 @@ RESPONSIBILITIES = (
 )
 
 
-def resolve(inv: Inventory, site: str | None = None, zone: str | None = None) -> dict:
+def resolve(inv: Inventory, site: str | None = None, zone: str | None = None) -> dict[str, Any]:
     """Responsibility -> team id (change-approvals -> {it, operations}) at one place."""
     data = inv.ownership.data
     merged = dict(data["defaults"])

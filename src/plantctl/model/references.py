@@ -8,6 +8,7 @@ policy question, answered by policies/.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, cast
 
 from plantctl.core.problems import Problem
 from plantctl.model.inventory import Inventory, Record
@@ -33,11 +34,13 @@ def check(inv: Inventory) -> list[Problem]:
     return problems
 
 
-def _missing(record: Record, what: str, value: str, fix: str, *sub) -> Problem:
+def _missing(record: Record, what: str, value: str, fix: str, *sub: str | int) -> Problem:
     return record.problem(f"{what} {value!r} does not exist; {fix}", RULE, *sub)
 
 
-def _need(inv: Inventory, record: Record, kind: str, key: str, what: str, fix: str, *sub):
+def _need(
+    inv: Inventory, record: Record, kind: str, key: str, what: str, fix: str, *sub: str | int
+) -> Iterator[Problem]:
     if inv.get(kind, key) is not None:
         return
     if kind == "person" and (person := _by_folded_login(inv).get(key.casefold())) is not None:
@@ -97,7 +100,9 @@ def _teams(inv: Inventory) -> Iterator[Problem]:
             )
 
 
-def _ownership_map(inv: Inventory, rec: Record, mapping: dict, *keys) -> Iterator[Problem]:
+def _ownership_map(
+    inv: Inventory, rec: Record, mapping: dict[str, Any], *keys: str | int
+) -> Iterator[Problem]:
     for resp, value in mapping.items():
         teams = value.items() if isinstance(value, dict) else [(None, value)]
         for sub, team in teams:
@@ -273,7 +278,7 @@ def _zoned(inv: Inventory) -> Iterator[Problem]:
                 "zone",
             )
             window = rec.data.get("maintenance_window")
-            site = inv.get("site", rec.site)
+            site = inv.get("site", cast(str, rec.site))  # written under sites/<site>/
             if (
                 window
                 and site

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -28,7 +28,7 @@ def schema_dir(inventory_root: Path) -> Path:
     return inventory_root / "schema"
 
 
-def _inline(node: Any, files: dict[str, dict], current: str) -> Any:
+def _inline(node: Any, files: dict[str, dict[str, Any]], current: str) -> Any:
     """Replace every $ref by the schema it names. Our schemas are not recursive, and a
     validator without references is several times faster than one resolving them per value."""
     if isinstance(node, list):
@@ -95,7 +95,7 @@ class _Checker:
     the same inlined schema with the same format rules."""
 
     fast: Callable[[Any], Any]
-    schema: dict
+    schema: dict[str, Any]
     _explain: Draft202012Validator | None = None
 
     @property
@@ -176,7 +176,7 @@ def _refused(doc: Document, refused: fastjsonschema.JsonSchemaException) -> Prob
     )
 
 
-def _leaves(error: ValidationError):
+def _leaves(error: ValidationError) -> Iterator[ValidationError]:
     """anyOf/oneOf errors carry their real reasons in context; report those."""
     if error.context:
         for sub in error.context:
@@ -240,7 +240,7 @@ def _problem(doc: Document, error: ValidationError) -> Problem:
             doc.path, line, col, f"{where}: missing required key {missing!r}; add it", "INV-SCHEMA"
         )
     if v == "type":
-        wanted = error.validator_value
+        wanted: list[str] | str = error.validator_value
         wanted = wanted if isinstance(wanted, list) else [wanted]
         words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
         msg = f"{where}: expected {words}, found {_describe(inst)}"
@@ -278,7 +278,7 @@ def _problem(doc: Document, error: ValidationError) -> Problem:
     return Problem(doc.path, line, col, f"{where}: {error.message}", "INV-SCHEMA")
 
 
-def _source_text(doc: Document, path: tuple) -> str | None:
+def _source_text(doc: Document, path: tuple[Any, ...]) -> str | None:
     """The characters written in the file for a scalar, e.g. 1.10 for a value read as 1.1."""
     at = doc.locate_value(path)
     if at is None:
