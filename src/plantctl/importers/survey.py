@@ -119,7 +119,7 @@ def entries(result: drift.Result, inv, site: str, taken: set[str], today: str, n
             if seen.get(key):
                 entry[key] = seen[key]
         what = [
-            f"kind {kind} ({'guessed' if guessed else 'from type ' + str(seen.get('type'))})",
+            f"kind {kind} ({'guessed' if guessed else 'type ' + str(seen.get('type'))})",
             "name",
             f"owner (zone {zone} in org/ownership.yaml)",
         ]
@@ -130,9 +130,9 @@ def entries(result: drift.Result, inv, site: str, taken: set[str], today: str, n
             f"asset id {prov['asset_id']}" if prov.get("asset_id") else "",
         ]
         entry["review"] = (
-            f"survey import {today}: check {', '.join(what)}; a machine's controller moves to "
-            "machines.yaml with criticality and maintenance_window; then remove this note. "
-            f"Seen in {record}" + "".join(f", {e}" for e in extra if e)
+            f"check {', '.join(what)}; a machine's controller goes to machines.yaml. Seen "
+            f"{today} in {Path(str(prov.get('file'))).name} {prov.get('record')}"
+            + "".join(f", {e}" for e in extra if e)
         )
         out.append(entry)
     return out
