@@ -58,6 +58,7 @@ class Collector:
         }
 
     def write_status(self) -> None:
+        # Replaced whole; the collector imports nothing of the controller (core/atomic.py).
         tmp = self.status_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.status(), indent=1, sort_keys=True))
         os.replace(tmp, self.status_path)

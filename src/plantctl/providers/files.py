@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+from plantctl.core import atomic
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -28,11 +28,7 @@ def _write(directory: Path, files: dict[str, str]) -> dict[str, str]:
     for name, text in files.items():
         if not NAME.fullmatch(name) or name in (".", ".."):
             raise ValueError(f"file name {name!r} is not a plain file name")
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, directory / name)
+        atomic.write_text(directory / name, text, 0o644)
     return {name: _digest(text) for name, text in files.items()}
 
 

@@ -1,0 +1,43 @@
+"""plantctl.core.atomic: a file is replaced whole or not at all (and the rendered-files provider
+writes through it)."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from plantctl.core import atomic
+from plantctl.providers import files
+
+
+def test_replaced_whole_with_its_mode(tmp_path):
+    target = tmp_path / "deep" / "key.pem"
+    atomic.write_bytes(target, b"one", 0o600)
+    atomic.write_bytes(target, b"two", 0o600)
+    assert target.read_bytes() == b"two"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in target.parent.iterdir()] == ["key.pem"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    atomic.write_text(target, "old\n")
+
+    def full(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    with pytest.raises(OSError, match="disk full"):
+        atomic.write_text(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_rendered_files_are_written_whole_and_readable(tmp_path):
+    digests = files._write(tmp_path, {"hosts": "10.20.0.1 gw\n"})
+    assert (tmp_path / "hosts").read_text() == "10.20.0.1 gw\n"
+    assert stat.S_IMODE((tmp_path / "hosts").stat().st_mode) == 0o644
+    assert set(digests) == {"hosts"}
+    with pytest.raises(ValueError, match="not a plain file name"):
+        files._write(tmp_path, {"../escape": "x"})
