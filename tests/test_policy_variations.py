@@ -46,7 +46,7 @@ VARIATIONS = [
         "change-approvals: {it: it-network, operations: quality}",
     ),
     # Referenced teams exist and have members: the loader refuses these first (exit 2, at the
-    # same line), so the policy's own tests prove OWN-004 and OWN-005 fire.
+    # same line); no policy repeats these checks.
     Variation(
         "INV-REF",
         "org/ownership.yaml",
@@ -530,8 +530,7 @@ def _rule_ids() -> set[str]:
 
 def test_every_inventory_rule_has_a_variation():
     covered = {v.rule for v in VARIATIONS}
-    # OWN-004 and OWN-005 are guarded by the loader (INV-REF cases above).
-    assert _rule_ids() - covered == {"OWN-004", "OWN-005"}
+    assert _rule_ids() - covered == set()
 
 
 def test_the_sample_passes(plantctl):

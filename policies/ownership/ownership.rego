@@ -87,46 +87,8 @@ deny contains v if {
 	v := violation.new(rego.metadata.rule(), "ownership", "ownership", field, msg)
 }
 
-# METADATA
-# title: Ownership names existing teams
-# description: Every team named in org/ownership.yaml is defined in org/teams.yaml.
-# custom:
-#   id: OWN-004
-#   severity: high
-#   owner: audit
-#   principle: 1 Shared goals, explicit ownership
-#   iec62443: ["SR 1.3", "SR 2.1"]
-#   recommended_action: Name a team from org/teams.yaml, or add the team with its members.
-deny contains v if {
-	some ref in _refs
-	not input.teams[ref.team]
-	msg := sprintf(
-		"%s names team %s, which org/teams.yaml does not define; name an existing team or add it with its members",
-		[ref.resp, ref.team],
-	)
-	v := violation.new(rego.metadata.rule(), "ownership", "ownership", ref.path, msg)
-}
-
-# METADATA
-# title: Accountable teams have members
-# description: A team that is accountable for a responsibility has at least one member.
-# custom:
-#   id: OWN-005
-#   severity: high
-#   owner: audit
-#   principle: 1 Shared goals, explicit ownership
-#   iec62443: ["SR 1.3", "SR 2.1"]
-#   recommended_action: Add the people of the team to its members in org/teams.yaml.
-deny contains v if {
-	some team in {ref.team | some ref in _refs}
-	count(input.teams[team].members) == 0
-	resps := {ref.resp | some ref in _refs; ref.team == team}
-	msg := sprintf(
-		"team %s is accountable for %s but has no members; add its people's logins to members",
-		[team, concat(", ", sort(resps))],
-	)
-	v := violation.new(rego.metadata.rule(), "team", team, ["members"], msg)
-}
+# Every team named here exists and has members: the loader refuses it otherwise (INV-REF, at the
+# file and line of the name), before any policy runs.
 
 # METADATA
 # title: Every machine and gateway has an owner for every responsibility

@@ -106,40 +106,6 @@ test_own_003_near_miss_security_team_on_the_it_side if {
 	)
 }
 
-# OWN-004
-
-test_own_004_fires_for_an_unknown_team if {
-	result := ownership.deny with input as fixture.put(
-		["ownership", "sites"],
-		{"north": {"responsibilities": {"user-access": "it-ghost"}}},
-	)
-	fixture.found(result, "OWN-004") == {{
-		"kind": "ownership", "id": "ownership", "field": ["sites", "north", "responsibilities", "user-access"],
-		"msg": "user-access names team it-ghost, which org/teams.yaml does not define; name an existing team or add it with its members",
-	}}
-}
-
-test_own_004_near_miss_existing_team if {
-	count(ownership.deny) == 0 with input as fixture.put(
-		["ownership", "sites"],
-		{"north": {"responsibilities": {"user-access": "it-net"}}},
-	)
-}
-
-# OWN-005
-
-test_own_005_fires_for_an_accountable_team_without_members if {
-	result := ownership.deny with input as fixture.change(["teams", "qa", "members"], [])
-	fixture.found(result, "OWN-005") == {{
-		"kind": "team", "id": "qa", "field": ["members"],
-		"msg": "team qa is accountable for data-accuracy but has no members; add its people's logins to members",
-	}}
-}
-
-test_own_005_near_miss_team_that_owns_nothing if {
-	count(ownership.deny) == 0 with input as fixture.change(["teams", "audit", "members"], [])
-}
-
 # OWN-006
 
 test_own_006_fires_for_machines_of_a_zone_without_an_owner if {
