@@ -121,7 +121,7 @@ class LogixReader:
             check_request(request)
             return send(request)
 
-        driver.send = only_reads
+        driver.send = only_reads  # type: ignore[method-assign]  # pycomm3: replaced on purpose
         driver._tags = {
             _base(t): _tag_definition(_base(t), k, array="[" in t.split(".")[0])
             for t, k in self.types.items()

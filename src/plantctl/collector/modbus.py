@@ -8,6 +8,7 @@ ReadOnlyViolation for any function code other than 1-4.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from plantctl.collector.readonly import MODBUS_READ_FUNCTIONS, ReadOnlyViolation
 
@@ -67,12 +68,13 @@ class ModbusReader:
 
     async def read(self, function: int, address: int, count: int = 1) -> list[int] | list[bool]:
         """Dispatch on a read function code (1-4); anything else is refused."""
-        method = {
+        methods: dict[int, Callable[[int, int], Awaitable[list[int] | list[bool]]]] = {
             1: self.read_coils,
             2: self.read_discrete_inputs,
             3: self.read_holding_registers,
             4: self.read_input_registers,
-        }.get(function)
+        }
+        method = methods.get(function)
         if method is None:
             raise ReadOnlyViolation(f"Modbus function code {function} is not a read")
         return await method(address, count)

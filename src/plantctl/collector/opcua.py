@@ -36,7 +36,7 @@ def _guard(send):
 
 
 class _Handler:
-    def __init__(self, callback: Callable[[str, Any, float], None], names: dict):
+    def __init__(self, callback: Callable[[str, Any, float | None], None], names: dict):
         self._callback = callback
         self._names = names
 
@@ -59,9 +59,10 @@ class OpcUaReader:
 
         self.url = url
         self.__client = Client(url, timeout=timeout)
-        # The wire check: every service request goes through UaClient._send_request.
+        # The wire check: every service request goes through UaClient._send_request (wrapped:
+        # asyncua's types do not foresee a method replaced on an instance).
         uaclient = self.__client.uaclient
-        uaclient._send_request = _guard(uaclient._send_request)
+        uaclient._send_request = _guard(uaclient._send_request)  # type: ignore[method-assign]
         self.__subscriptions: list = []
 
     async def connect(self) -> None:
@@ -106,7 +107,9 @@ class OpcUaReader:
             sub = await self.__client.create_subscription(
                 interval_s * 1000, _Handler(callback, names)
             )
-            await sub.subscribe_data_change(
+            # asyncua types sampling_interval as ua.Duration (a float subclass) yet defaults it
+            # to a plain float: its overloads refuse the float they are meant to take.
+            await sub.subscribe_data_change(  # type: ignore[call-overload]
                 [self.__client.get_node(n) for n in node_ids], sampling_interval=interval_s * 1000
             )
         except ReadOnlyViolation:

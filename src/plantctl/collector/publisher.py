@@ -19,6 +19,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 from plantctl.collector import sparkplug
 from plantctl.collector.config import Broker
@@ -103,8 +104,9 @@ class Publisher:
             client.will_set(*self.node.death(), qos=1, retain=False)
 
     def _birth(self) -> None:
+        node = cast(sparkplug.EdgeNode, self.node)  # births are sent by a Sparkplug node only
         with self._order:
-            for topic, body in self.node.births():
+            for topic, body in node.births():
                 self._client.publish(topic, body, qos=0)
             self.births += 1
 

@@ -71,7 +71,8 @@ class S7Reader:
         self.rack = rack
         self.slot = slot
         self.__client = snap7.Client()
-        self.__client._send_data = _guard(self.__client._send_data)
+        # Wrapped on the instance (snap7's types do not foresee a method replaced).
+        self.__client._send_data = _guard(self.__client._send_data)  # type: ignore[method-assign]
 
     @property
     def connected(self) -> bool:

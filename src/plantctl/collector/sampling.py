@@ -26,10 +26,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from plantctl.collector import s7 as s7wire
-from plantctl.collector.config import Signal, Source
+from plantctl.collector.config import LogixPoint, ModbusPoint, OpcUaPoint, S7Point, Signal, Source
 from plantctl.collector.logix import LogixError, LogixReader
 from plantctl.collector.modbus import ModbusError, ModbusReader
 from plantctl.collector.opcua import OpcUaError, OpcUaReader
@@ -47,6 +47,23 @@ CLOSE_S = 3.0  # an OPC UA session close that takes longer is abandoned
 Sink = Callable[[list[tuple[str, dict[str, Any]]]], None]
 
 
+# Each signal of a source carries the point of the source's protocol (collector/config.py).
+def _modbus(sig: Signal) -> ModbusPoint:
+    return cast(ModbusPoint, sig.modbus)
+
+
+def _opcua(sig: Signal) -> OpcUaPoint:
+    return cast(OpcUaPoint, sig.opcua)
+
+
+def _s7(sig: Signal) -> S7Point:
+    return cast(S7Point, sig.s7)
+
+
+def _logix(sig: Signal) -> LogixPoint:
+    return cast(LogixPoint, sig.logix)
+
+
 @dataclass
 class Block:
     """One Modbus read request and the signals it serves."""
@@ -62,11 +79,11 @@ def plan_modbus(signals: list[Signal]) -> list[Block]:
     blocks: list[Block] = []
     by_function: dict[int, list[Signal]] = {}
     for sig in signals:
-        by_function.setdefault(sig.modbus.function, []).append(sig)
+        by_function.setdefault(_modbus(sig).function, []).append(sig)
     for function, sigs in sorted(by_function.items()):
         current: Block | None = None
-        for sig in sorted(sigs, key=lambda s: s.modbus.address):
-            start, end = sig.modbus.address, sig.modbus.address + sig.modbus.count
+        for sig in sorted(sigs, key=lambda s: _modbus(s).address):
+            start, end = _modbus(sig).address, _modbus(sig).address + _modbus(sig).count
             if (
                 current is not None
                 and start <= current.address + current.count + MAX_GAP
@@ -81,15 +98,16 @@ def plan_modbus(signals: list[Signal]) -> list[Block]:
 
 
 def decode(sig: Signal, block: Block, values: list) -> Any:
-    offset = sig.modbus.address - block.address
-    part = values[offset : offset + sig.modbus.count]
-    if sig.modbus.function in (1, 2):
-        return bool(part[0]) if sig.modbus.count == 1 else [bool(b) for b in part]
+    point = _modbus(sig)
+    offset = point.address - block.address
+    part = values[offset : offset + point.count]
+    if point.function in (1, 2):
+        return bool(part[0]) if point.count == 1 else [bool(b) for b in part]
     raw = 0
     for word in part:
         raw = (raw << 16) | (word & 0xFFFF)
-    if sig.modbus.scale is not None:
-        return round(raw * sig.modbus.scale, 6)
+    if point.scale is not None:
+        return round(raw * point.scale, 6)
     return raw
 
 
@@ -174,7 +192,7 @@ class ModbusSource(SourceRunner):
         async def step():
             nonlocal failures
             ts = time.time()
-            items = []
+            items: list[tuple[Signal, Any]] = []
             try:
                 for block in blocks:
                     values = await reader.read(block.function, block.address, block.count)
@@ -207,7 +225,7 @@ class OpcUaSource(SourceRunner):
                 failures = 0
                 async with asyncio.TaskGroup() as tasks:
                     for interval, sigs in by_interval(
-                        s for s in src.signals if s.opcua.operation == "read"
+                        s for s in src.signals if _opcua(s).operation == "read"
                     ).items():
                         tasks.create_task(self._poll(reader, interval, sigs))
                     tasks.create_task(self._watch(reader))
@@ -222,9 +240,9 @@ class OpcUaSource(SourceRunner):
             await self._back_off(failures)
 
     async def _subscribe(self, reader: OpcUaReader) -> None:
-        subs = [s for s in self.source.signals if s.opcua.operation == "subscribe"]
+        subs = [s for s in self.source.signals if _opcua(s).operation == "subscribe"]
         for interval, sigs in by_interval(subs).items():
-            by_node = {s.opcua.node_id: s for s in sigs}
+            by_node = {_opcua(s).node_id: s for s in sigs}
 
             def notify(node_id: str, value: Any, ts: float | None, by_node=by_node) -> None:
                 sig = by_node.get(node_id)
@@ -234,7 +252,7 @@ class OpcUaSource(SourceRunner):
             await reader.subscribe(list(by_node), interval, notify)
 
     async def _poll(self, reader: OpcUaReader, interval: float, sigs: list[Signal]) -> None:
-        node_ids = [s.opcua.node_id for s in sigs]
+        node_ids = [_opcua(s).node_id for s in sigs]
 
         async def step():
             ts = time.time()
@@ -264,11 +282,11 @@ def plan_s7(signals: list[Signal]) -> list[S7Range]:
     ranges: list[S7Range] = []
     by_area: dict[tuple[str, int], list[Signal]] = {}
     for sig in signals:
-        by_area.setdefault((sig.s7.area, sig.s7.db), []).append(sig)
+        by_area.setdefault((_s7(sig).area, _s7(sig).db), []).append(sig)
     for (area, db), sigs in sorted(by_area.items()):
         current: S7Range | None = None
-        for sig in sorted(sigs, key=lambda s: s.s7.offset):
-            start, end = sig.s7.offset, sig.s7.offset + sig.s7.size
+        for sig in sorted(sigs, key=lambda s: _s7(s).offset):
+            start, end = _s7(sig).offset, _s7(sig).offset + _s7(sig).size
             top = current.offset + current.size if current else 0
             if (
                 current is not None
@@ -345,9 +363,10 @@ class S7Source(_BlockingSource):
         for rng in plan:
             data = reader.read_area(rng.area, rng.db, rng.offset, rng.size)
             for sig in rng.signals:
-                at = sig.s7.offset - rng.offset
-                raw = data[at : at + sig.s7.size]
-                items.append((sig, s7wire.decode(sig.s7.type, raw, sig.s7.bit)))
+                point = _s7(sig)
+                at = point.offset - rng.offset
+                raw = data[at : at + point.size]
+                items.append((sig, s7wire.decode(point.type, raw, point.bit)))
         return items
 
 
@@ -376,23 +395,26 @@ def plan_logix(signals: list[Signal]) -> list[LogixRead]:
     reads: list[LogixRead] = []
     arrays: dict[tuple[str, str], list[tuple[int, Signal]]] = {}
     for sig in signals:
-        m = _ELEMENT.match(sig.logix.tag)
-        if m and sig.logix.type != "BOOL":
-            arrays.setdefault((m["base"], sig.logix.type), []).append((int(m["index"]), sig))
+        point = _logix(sig)
+        m = _ELEMENT.match(point.tag)
+        if m and point.type != "BOOL":
+            arrays.setdefault((m["base"], point.type), []).append((int(m["index"]), sig))
         else:
-            reads.append(LogixRead(sig.logix.tag, signals=[sig]))
+            reads.append(LogixRead(point.tag, signals=[sig]))
     for (base, _), members in sorted(arrays.items()):
         current: LogixRead | None = None
+        start = 0  # the first element `current` reads
         for index, sig in sorted(members, key=lambda x: x[0]):
             if (
                 current is not None
-                and index <= current.start + current.count - 1 + MAX_GAP
-                and index - current.start < LOGIX_MAX_ELEMENTS
+                and index <= start + current.count - 1 + MAX_GAP
+                and index - start < LOGIX_MAX_ELEMENTS
             ):
-                current.count = max(current.count, index - current.start + 1)
+                current.count = max(current.count, index - start + 1)
                 current.signals.append(sig)
             else:
                 current = LogixRead(base, index, 1, [sig])
+                start = index
                 reads.append(current)
     return reads
 
@@ -402,7 +424,7 @@ class LogixSource(_BlockingSource):
 
     def _reader(self):
         src = self.source
-        types = {s.logix.tag: s.logix.type for s in src.signals}
+        types = {_logix(s).tag: _logix(s).type for s in src.signals}
         return LogixReader(src.address, src.port, types)
 
     def _plan(self, signals):
@@ -417,7 +439,8 @@ class LogixSource(_BlockingSource):
                 continue
             elements = value if isinstance(value, list) else [value]  # {1} reads a scalar
             for sig in read.signals:
-                at = int(_ELEMENT.match(sig.logix.tag)["index"]) - read.start
+                element = cast(re.Match[str], _ELEMENT.match(_logix(sig).tag))  # planned as one
+                at = int(element["index"]) - read.start
                 items.append((sig, elements[at]))
         return items
 

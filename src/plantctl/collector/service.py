@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import cast
 
 from plantctl.collector.config import Config
 from plantctl.collector.publisher import Publisher
@@ -38,8 +39,9 @@ class Collector:
         self.started = time.time()
 
     def _sink(self, items) -> None:
-        self._spool.add(items)
-        self.publisher.wake()
+        # Sources run (and call this) only once run() has made the spool and the publisher.
+        cast(Spool, self._spool).add(items)
+        cast(Publisher, self.publisher).wake()
 
     def status(self) -> dict:
         pub = self.publisher

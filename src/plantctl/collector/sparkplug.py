@@ -251,6 +251,7 @@ def _fields(data: bytes):
     while at < len(data):
         key, at = _read_varint(data, at)
         field, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, at = _read_varint(data, at)
         elif wire == 1:
