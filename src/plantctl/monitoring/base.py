@@ -117,11 +117,14 @@ def check_file(path: Path, shown: str, limit: int = MAX_BYTES) -> None:
 
 
 def _size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    if n < 1024:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 # -- fields ------------------------------------------------------------------------------------
@@ -359,6 +362,11 @@ def item_line(path: Path, key: str | None, index: int) -> int | None:
                     if stack:
                         stack.pop()
                     pending = None
+
+
+def liner(path: Path, key: str | None, index: int) -> Callable[[], int]:
+    """The line of a records item, worked out only when a message needs it."""
+    return lambda: item_line(path, key, index) or 1
 
 
 def _error_line(path: Path, key: str | None, index: int) -> int | None:

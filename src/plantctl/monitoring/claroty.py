@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from plantctl.monitoring.base import Asset, Fields, item_line, items
+from plantctl.monitoring.base import Asset, Fields, items, liner
 
 KEY = "objects"
 SIGNATURE = frozenset({"objects", "count_filtered", "count_in_page", "count_total"})
@@ -16,7 +16,7 @@ SHAPE = '{"count_filtered", "count_in_page", "count_total", "objects": [...]} (C
 
 def assets(path: Path, shown: str) -> Iterator[Asset]:
     for index, where, raw in items(path, shown, KEY):
-        f = Fields(shown, where, raw, lambda i=index: item_line(path, KEY, i) or 1)
+        f = Fields(shown, where, raw, liner(path, KEY, index))
         ips = f.ips("ipv4")
         yield Asset(
             source=shown,

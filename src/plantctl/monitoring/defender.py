@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from plantctl.monitoring.base import Asset, Fields, item_line, items
+from plantctl.monitoring.base import Asset, Fields, items, liner
 
 SHAPE = "a list of devices [{id, ipAddresses, name, macAddresses, ...}] (Defender for IoT sensor)"
 
 
 def assets(path: Path, shown: str) -> Iterator[Asset]:
     for index, where, raw in items(path, shown, None):
-        f = Fields(shown, where, raw, lambda i=index: item_line(path, None, i) or 1)
+        f = Fields(shown, where, raw, liner(path, None, index))
         if "ipAddresses" not in f.raw and "macAddresses" not in f.raw:
             f.fail("has neither ipAddresses nor macAddresses: not a Defender for IoT device")
         protocols = f.raw.get("protocols") or []

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from plantctl.monitoring.base import Asset, Fields, Link, item_line, items
+from plantctl.monitoring.base import Asset, Fields, Link, items, liner
 
 KEY = "result"
 SIGNATURE = frozenset({"result", "header", "total"})
@@ -16,7 +16,7 @@ SHAPE = '{"result": [...], "header": [...], "total": N} (Nozomi Guardian query=a
 
 def assets(path: Path, shown: str) -> Iterator[Asset]:
     for index, where, raw in items(path, shown, KEY):
-        f = Fields(shown, where, raw, lambda i=index: item_line(path, KEY, i) or 1)
+        f = Fields(shown, where, raw, liner(path, KEY, index))
         ips = f.ips("ip")
         yield Asset(
             source=shown,
@@ -41,9 +41,9 @@ def assets(path: Path, shown: str) -> Iterator[Asset]:
 
 def links(path: Path, shown: str) -> Iterator[Link]:
     for index, where, raw in items(path, shown, KEY):
-        f = Fields(shown, where, raw, lambda i=index: item_line(path, KEY, i) or 1)
-        src, dst = f.text("from"), f.text("to")
-        if src is None or dst is None:
+        f = Fields(shown, where, raw, liner(path, KEY, index))
+        src, dst = f.text("from") or "", f.text("to") or ""
+        if not src or not dst:
             f.fail("a link needs both from and to addresses")
         transports = f.texts("transport_protocols")
         port = f.raw.get("port", f.raw.get("to_port"))

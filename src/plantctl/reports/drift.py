@@ -199,7 +199,8 @@ class _Plan:
         self.zone_rec: dict[tuple[str, str], Record] = {}
         zones: list[tuple[int, int, str, str]] = []
         for key, net in addressing.zone_networks(inv).items():
-            rec = inv.get("zone", key)
+            rec = inv.of("zone")[key]
+            assert rec.site is not None
             zones.append((net.first, net.last, rec.site, rec.id))
             self.zone_level[(rec.site, rec.id)] = float(rec.data["purdue_level"])
             self.zone_rec[(rec.site, rec.id)] = rec
@@ -329,7 +330,7 @@ class _Compare:
             )
             addresses = ", ".join(asset.ips) or "no address"
             sites = ", ".join(
-                f"{s} ({plan.inv.get('site', s).data['supernet']})" for s in plan.inv.sites()
+                f"{s} ({plan.inv.of('site')[s].data['supernet']})" for s in plan.inv.sites()
             )
             line = asset.line or 1
             raise InvalidInput(
@@ -408,9 +409,9 @@ class _Compare:
         out = []
         for placed in left:
             names = self.plan.by_name.get(placed.site, {})
-            doc = names.get(_norm(placed.asset.name)) if placed.asset.name else None
-            if doc is not None and doc.key not in self.matched:
-                self.matched[doc.key] = (doc, placed, "name")
+            named = names.get(_norm(placed.asset.name)) if placed.asset.name else None
+            if named is not None and named.key not in self.matched:
+                self.matched[named.key] = (named, placed, "name")
                 continue
             out.append(placed)
         return out
@@ -620,7 +621,7 @@ def _mismatches(plan: _Plan, doc: _Documented, placed: _Placed, how: str) -> Ite
                 aspect, f"{aspect} is {documented!r} in the inventory, {seen!r} seen", aspect
             )
     if doc.protocol and asset.protocols:
-        spoken = {_PROTOCOL_OF.get(_norm(p)) for p in asset.protocols} - {None}
+        spoken = {_PROTOCOL_OF[n] for n in map(_norm, asset.protocols) if n in _PROTOCOL_OF}
         if spoken and doc.protocol not in spoken:
             yield finding(
                 "protocol",
@@ -734,8 +735,8 @@ def _flows(inv: Inventory, plan: _Plan, links: Iterator[Link], sites, findings) 
             "count": 1,
         }
     for (site, src, dst, name), seen in refused.items():
-        target = plan.by_address.get((site, _value(dst)))
-        origin = plan.by_address.get((site, _value(src)))
+        target = plan.by_address.get((site, _value(dst) or -1))
+        origin = plan.by_address.get((site, _value(src) or -1))
         about = target or origin
         file = line = None
         if about is not None:
