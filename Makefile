@@ -74,9 +74,11 @@ STACKRUN := PYTHONPATH=$(CURDIR)/stacks $(PY) -m plantstack.run
 
 lab-up: setup  ## the lab of SITE (default ridgeway) for real: zones, firewall, broker, bastion
 	$(STACKRUN) up --stack lab-$(SITE)
-	@echo "lab-$(SITE) is up: namespaces $$(ip netns list | grep -c '^plantctl-') (ip netns list)," \
-	  "router/firewall: ip netns exec plantctl-$(SITE)-rt nft list ruleset;" \
-	  "keys and certificates: .state/lab/lab-$(SITE)/; make lab-down removes it all"
+	@p=$$($(PY) -c 'from plantctl.providers.lab import stack_prefix; print(stack_prefix("lab-$(SITE)"))'); \
+	echo "lab-$(SITE) is up: namespaces $$(ip netns list | grep -c "^$$p-") (ip netns list | grep ^$$p-)," \
+	  "router/firewall: ip netns exec $$p-$(SITE)-rt nft list ruleset;" \
+	  "keys and certificates: .state/lab/lab-$(SITE)/; nothing in the host's own namespace;" \
+	  "make lab-down removes it all"
 
 lab-down: setup  ## destroy the lab of SITE: no namespace, link, mount or process left
 	$(STACKRUN) destroy --stack lab-$(SITE)
