@@ -469,12 +469,20 @@ def readme_section(schema: dict) -> str:
 
     for key, node in schema["properties"].items():
         walk(key, node, 0 if key in ("ownership", "owners") else 3)
-    lines.append("")
-    lines.append(
-        "Records (`definitions` of the schema): "
-        + ", ".join(f"`{k}`" for k in schema["definitions"])
-        + "; each is the inventory schema's record (inventory/schema/) with what facts.py adds."
-    )
+    lines += [
+        "",
+        "The records (`definitions` of the schema): the inventory schema's record",
+        "(`inventory/schema/`) with what facts.py adds (`site`, `key`, resolved `services`).",
+        "",
+        "| record | keys | optional keys |",
+        "| --- | --- | --- |",
+    ]
+    for name, node in sorted(schema["definitions"].items()):
+        keys = list(node.get("properties", {}))
+        required = [k for k in keys if k in node.get("required", [])]
+        optional = [k for k in keys if k not in required]
+        shown = ", ".join(f"`{k}`" for k in required) or "-"
+        lines.append(f"| `{name}` | {shown} | {', '.join(f'`{k}`' for k in optional) or '-'} |")
     lines.append(END)
     return "\n".join(lines)
 
