@@ -114,6 +114,7 @@ lint: setup-venv actionlint  ## ruff, import layers, ansible-lint, actionlint (a
 	yamllint inventory playbooks roles .github
 	ansible-lint playbooks roles
 	$(PY) tools/role_docs.py --check
+	mypy
 
 actionlint:  # the workflows (.github/workflows/), with actionlint pinned in install-go-tools.sh
 	@tools/install-go-tools.sh actionlint
