@@ -1,4 +1,4 @@
-"""The lab's certificate authority for the broker, made with `cryptography` at apply time.
+"""The lab broker's certificates at apply time, from the lab's one CA (plantctl.lab.pki).
 
     <dir>/ca.crt, ca.key            the lab CA (EC P-256, 2 years)
     <dir>/server.crt, server.key    the broker: CN and DNS = its id, IP SAN = its address
@@ -11,106 +11,24 @@ state directory (Pulumi's state holds only their paths and a fingerprint of the 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import ipaddress
-import os
 import re
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from plantctl.core import atomic
+from plantctl.lab.pki import issue_cert, key_pem, make_ca
 
 ACCOUNT = re.compile(r"(collector|role)\.[a-z][a-z0-9-]{0,62}")
-VALID_DAYS = 730
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
-def _key_pem(key) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "plantctl lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
-
-
-def make_ca(cn: str = "plantctl lab CA"):
-    """A new CA key and self-signed certificate (also used by tests for a foreign CA)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(_name(cn))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def issue_cert(ca_key, ca_cert, cn: str, *, server_ip: str | None = None):
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    )
-    if server_ip:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(cn), x509.IPAddress(ipaddress.ip_address(server_ip))]
-            ),
-            critical=False,
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    else:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-    return key, builder.sign(ca_key, hashes.SHA256())
+    atomic.write_bytes(path, data, mode)
 
 
 def _load(directory: Path):
@@ -137,12 +55,12 @@ def issue(directory: Path, server: dict, accounts: list[str]) -> dict:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (directory / "ca.key").exists() or not (directory / "ca.crt").exists():
         ca_key, ca_cert = make_ca()
-        _write(directory / "ca.key", _key_pem(ca_key), 0o600)
+        _write(directory / "ca.key", key_pem(ca_key), 0o600)
         _write(directory / "ca.crt", ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
     ca_key, ca_cert = _load(directory)
     if not _server_fits(directory, server["id"], server["address"]):
         key, cert = issue_cert(ca_key, ca_cert, server["id"], server_ip=server["address"])
-        _write(directory / "server.key", _key_pem(key), 0o600)
+        _write(directory / "server.key", key_pem(key), 0o600)
         _write(directory / "server.crt", cert.public_bytes(serialization.Encoding.PEM), 0o644)
     clients = directory / "clients"
     clients.mkdir(exist_ok=True, mode=0o700)
@@ -153,7 +71,7 @@ def issue(directory: Path, server: dict, accounts: list[str]) -> dict:
         wanted.add(account)
         if not (clients / f"{account}.crt").exists() or not (clients / f"{account}.key").exists():
             key, cert = issue_cert(ca_key, ca_cert, account)
-            _write(clients / f"{account}.key", _key_pem(key), 0o600)
+            _write(clients / f"{account}.key", key_pem(key), 0o600)
             _write(clients / f"{account}.crt", cert.public_bytes(serialization.Encoding.PEM), 0o644)
     for path in clients.iterdir():
         if path.suffix in (".crt", ".key") and path.stem not in wanted:
