@@ -8,6 +8,7 @@ import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from plantctl.model.inventory import Inventory, Record
 from plantctl.model.sources import GitError
@@ -78,7 +79,8 @@ def diff(base: Inventory, head: Inventory) -> list[Change]:
             if old is not None and new is not None and old.data == new.data:
                 continue
             op = "added" if old is None else "removed" if new is None else "modified"
-            where, inv = (new, head) if new is not None else (old, base)
+            # The key is in before or after: where is the record as it is, or as it was.
+            where, inv = (new, head) if new is not None else (cast(Record, old), base)
             changes.append(
                 Change(
                     kind=kind,

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlparse
 
 import requests
@@ -85,7 +86,7 @@ class OpaServer:
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self.peak_rss_kib: int | None = None  # the server's high-water mark, read at stop
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     def __enter__(self) -> OpaEndpoint:
         if self.verification_key is not None and self.bundle is None:

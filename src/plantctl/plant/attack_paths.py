@@ -18,7 +18,7 @@ import gc
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from plantctl.model import protocols
 from plantctl.model.inventory import Inventory, Record
@@ -158,7 +158,7 @@ def _target(
                 held = rec.data.get("address") or rec.data.get("controller", {}).get("address")
                 if str(held) == address:
                     return rec.data["zone"], address
-        site_rec = inv.get("site", site)
+        site_rec = cast(Record, inv.get("site", site))  # _prepare found the site
         for svc in (site_rec.data.get("services") or {}).values():
             if str(svc["address"]) == address:
                 return svc["zone"], address
@@ -198,7 +198,10 @@ def _walk(
                 whole = (conduit.to, None)
                 if whole in visited:
                     continue
-                for node in [(conduit.to, a) for a in conduit.destinations] or [whole]:
+                nodes: list[tuple[str, str | None]] = [
+                    (conduit.to, a) for a in conduit.destinations
+                ]
+                for node in nodes or [whole]:
                     if node in visited:
                         continue
                     path = (*hops, (node, conduit))

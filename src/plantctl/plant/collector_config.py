@@ -8,10 +8,10 @@ so a configuration that asks for any write fails here, before it reaches a gatew
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from plantctl.collector import config
-from plantctl.model.inventory import Inventory
+from plantctl.model.inventory import Inventory, Record
 from plantctl.plant import broker_access
 
 DEFAULT_STATE_DIR = "/var/lib/plantctl-collector"
@@ -29,11 +29,13 @@ def sources(inv: Inventory, gateway: str) -> list[dict[str, Any]]:
         col = rec.data
         if col["gateway"] != gateway:
             continue
-        machine = inv.get("machine", col["machine"])
+        # The inventory is loaded, its references checked: the machine exists; a collector is
+        # written under sites/<site>/.
+        machine = cast(Record, inv.get("machine", col["machine"]))
         controller = machine.data["controller"]
         target = col.get("target") or controller
         # One derivation of the topic for the collector and the broker's ACL alike.
-        prefix = broker_access.topic_prefix(inv, col, rec.site)
+        prefix = broker_access.topic_prefix(inv, col, cast(str, rec.site))
         out.append(
             {
                 "id": rec.key,
@@ -68,7 +70,7 @@ def render(
     gw = inv.get("gateway", gateway)
     if gw is None:
         raise KeyError(f"no gateway {gateway!r} in the inventory")
-    site = inv.get("site", gw.site)
+    site = cast(Record, inv.get("site", cast(str, gw.site)))  # a gateway's site exists
     broker = site.data.get("services", {}).get("broker")
     if broker is None:
         raise config.ConfigError(

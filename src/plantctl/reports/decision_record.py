@@ -74,10 +74,10 @@ def policy_files(repo: Path, rev: str, subdir: str = "policies") -> dict[str, st
     for entry in listing.split(b"\0"):
         if not entry:
             continue
-        meta, _, path = entry.partition(b"\t")
-        _mode, kind, oid = meta.split()
+        meta, _, name = entry.partition(b"\t")
+        _mode, kind, blob = meta.split()
         if kind == b"blob":
-            blobs.append((path.decode(), oid.decode()))
+            blobs.append((name.decode(), blob.decode()))
     if not blobs:
         return {}
     out = _git(repo, "cat-file", "--batch", data="".join(f"{o}\n" for _, o in blobs).encode())

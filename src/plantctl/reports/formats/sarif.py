@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from plantctl import __version__
 from plantctl.gate.check import Report
@@ -14,7 +15,7 @@ LEVELS = {"error": "error", "warning": "warning"}
 def render(report: Report) -> str:
     findings = [*report.findings, *report.warnings, *(w.finding for w in report.waived)]
     waivers = {id(w.finding): w.waiver for w in report.waived}
-    rules = {}
+    rules: dict[str, dict[str, Any]] = {}
     for f in findings:
         rules.setdefault(
             f.rule,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import cast
 
 from rich.console import Console
 from rich.markup import escape
@@ -30,7 +31,7 @@ def render(report: Report, colour: bool | None = None) -> str:
     )
     if report.base is not None:
         console.print(
-            f"base {report.base[:12]} (its policies judge) -> head {report.head[:12]}: "
+            f"base {report.base[:12]} (its policies judge) -> head {cast(str, report.head)[:12]}: "
             f"{len(report.changes)} inventory change(s), {len(report.files)} file(s)"
         )
         for c in report.changes:
