@@ -436,3 +436,30 @@ def test_copy_of_fixtures_is_current(tmp_path):
     subprocess.run([sys.executable, make_py, str(tmp_path)], check=True, cwd=ROOT)
     for name in [*FILES.values(), LINKS.name]:
         assert (tmp_path / name).read_text() == (FIXTURES / name).read_text(), name
+
+
+# -- the governance review's drift section ------------------------------------------------------
+
+
+def test_review_has_a_drift_section_when_given_an_export(plantctl, tmp_path):
+    from plant_repo import sample_repo
+
+    repo = sample_repo(tmp_path / "plant")
+    out = tmp_path / "review"
+    run = plantctl("review", "--since", "2020-01-01", "--now", NOW, "--output", str(out),
+                   "--drift-export", str(FIXTURES / "claroty.json"), cwd=repo)  # fmt: skip
+    assert run.code == 0, run.err
+    text = (out / "review.md").read_text()
+    section = text.split("## Drift: the inventory against the network (drift of")[1]
+    line = _line("sites/ridgeway/gateways.yaml", "id: gw-rw-03")
+    assert f"| ridgeway | missing | inventory/sites/ridgeway/gateways.yaml:{line} |" in section
+    assert "| ridgeway | undocumented |" in section
+    assert "Drift: the inventory against the network" in (out / "review.html").read_text()
+    plain = tmp_path / "plain"
+    assert plantctl("review", "--since", "2020-01-01", "--now", NOW, "--output", str(plain),
+                    cwd=repo).code == 0  # fmt: skip
+    assert "Drift" not in (plain / "review.md").read_text()
+    bad = plantctl("review", "--since", "2020-01-01", "--output", str(tmp_path / "bad"),
+                   "--drift-export", str(tmp_path / "absent.json"), cwd=repo)  # fmt: skip
+    assert bad.code == 2 and "no such file" in bad.err
+    assert not (tmp_path / "bad").exists()

@@ -149,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output", type=Path, default=Path("build/review"), help="default: build/review"
     )
+    p.add_argument(
+        "--drift-export",
+        type=Path,
+        help="add a drift section: the head's inventory against this monitoring export",
+    )
     p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("plan-check", help="check a stack's `pulumi preview --json` (exit 0-3)")
@@ -433,7 +438,9 @@ def cmd_review(args) -> int:
         print("plantctl review: not inside a git repository", file=sys.stderr)
         return EXIT_INVALID
     try:
-        result = governance.build(Path(top.stdout.strip()), args.since, now, args.until)
+        result = governance.build(
+            Path(top.stdout.strip()), args.since, now, args.until, args.drift_export
+        )
     except GitError as exc:
         print(f"plantctl review: {exc}", file=sys.stderr)
         return EXIT_INVALID

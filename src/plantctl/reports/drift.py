@@ -825,7 +825,7 @@ def summary(result: Result) -> str:
     return f"{state} of {sites} against {result.format} export {result.source}: {words}"
 
 
-def _at(f: Finding, result: Result) -> str:
+def location(f: Finding, result: Result) -> str:
     if f.file:
         return f"{f.file}:{f.line}"
     prov = f.provenance or {}
@@ -843,7 +843,7 @@ def render_text(result: Result) -> str:
             if not found:
                 continue
             out.append(f"  {title} ({len(found)}):")
-            out += [f"    {_at(f, result)}: {f.message} [{f.rule}]" for f in found]
+            out += [f"    {location(f, result)}: {f.message} [{f.rule}]" for f in found]
     out += [f"note: {n}" for n in result.notes]
     return "\n".join(out) + "\n"
 
@@ -866,7 +866,7 @@ def render_markdown(result: Result, heading: str = "#") -> str:
             if not found:
                 continue
             out += [f"**{title}** ({len(found)})", "", "| where | finding |", "| --- | --- |"]
-            out += [f"| `{_md(_at(f, result))}` | {_md(f.message)} |" for f in found]
+            out += [f"| `{_md(location(f, result))}` | {_md(f.message)} |" for f in found]
             out.append("")
         if not any(result.of(site, k) for k, _ in SECTIONS):
             out += ["No drift.", ""]

@@ -32,6 +32,7 @@ from plantctl.model.loader import load
 from plantctl.model.ownership import RESPONSIBILITIES, resolve
 from plantctl.model.sources import GitError, GitSource
 from plantctl.reports import decision_record
+from plantctl.reports import drift as drift_report
 
 DEVICE_KINDS = ("machine", "gateway", "collector")
 GRANT_DAYS = 14
@@ -74,6 +75,8 @@ class Review:
     # matches, differences}; and those that do not match a recomputation at their revisions.
     gate_records: list[dict] = field(default_factory=list)
     mismatched: list[dict] = field(default_factory=list)
+    # plantctl drift of the head's inventory against a monitoring export (--drift-export).
+    drift: drift_report.Result | None = None
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -206,9 +209,19 @@ def _day(text) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEAD") -> Review:
+def build(
+    repo: Path,
+    since: str,
+    now: datetime | None = None,
+    until: str = "HEAD",
+    drift_export: Path | None = None,
+) -> Review:
     now = now or datetime.now(UTC)
     head = changes.resolve(repo, until)
+    # Bad input stops the review before anything is read (the export is read at the head).
+    drifted = (
+        drift_report.run(_load_at(repo, head), drift_export, now=now) if drift_export else None
+    )
     base = resolve_since(repo, since)
     base_inv = _load_at(repo, base) if base else None
     history = commits(repo, base, head, "inventory")
@@ -426,6 +439,7 @@ def build(repo: Path, since: str, now: datetime | None = None, until: str = "HEA
         skipped=skipped,
         gate_records=gate_records,
         mismatched=[g for g in gate_records if not g["matches"]],
+        drift=drifted,
     )
 
 
@@ -605,6 +619,24 @@ def _sections(review: Review) -> list[tuple[str, list[str], list[list[str]]]]:
                 for g in review.mismatched
             ],
         ),
+        *_drift_section(review),
+    ]
+
+
+def _drift_section(review: Review) -> list[tuple[str, list[str], list[list[str]]]]:
+    """plantctl drift's findings, when the review was given a monitoring export."""
+    if review.drift is None:
+        return []
+    result = review.drift
+    return [
+        (
+            f"Drift: the inventory against the network ({drift_report.summary(result)})",
+            ["site", "finding", "where", "what"],
+            [
+                [f.site, f.kind, drift_report.location(f, result), f.message]
+                for f in result.findings
+            ],
+        )
     ]
 
 
