@@ -23,6 +23,8 @@ FORMATS = ("nozomi", "claroty", "defender", "csv")
 # not an asset list but a mistake (a packet capture, the wrong file). Export one site at a time.
 MAX_BYTES = 512 * 1024 * 1024
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 MAX_TEXT = 256  # a vendor, model or name longer than this is cut (kept as provenance only)
 
 
@@ -178,8 +180,11 @@ class Fields:
         return tuple(self.ip(v, key) for v in self.texts(key))
 
     def ip(self, value: str, key: str) -> str:
+        value = value.strip()
+        if _QUAD.fullmatch(value):  # the common case, without constructing an address
+            return value
         try:
-            return str(ipaddress.IPv4Address(value.strip()))
+            return str(ipaddress.IPv4Address(value))
         except ValueError:
             try:
                 ipaddress.IPv6Address(value.strip())
@@ -221,6 +226,21 @@ class Fields:
                 "milliseconds since 1970)"
             )
         return moment
+
+
+def ipv4_int(text: str) -> int | None:
+    """The integer of a dotted IPv4 address the readers returned; None for anything else (an
+    IPv6 address)."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    try:
+        a, b, c, d = (int(p) for p in parts)
+    except ValueError:
+        return None
+    if not (0 <= a <= 255 and 0 <= b <= 255 and 0 <= c <= 255 and 0 <= d <= 255):
+        return None
+    return (a << 24) | (b << 16) | (c << 8) | d
 
 
 def parse_moment(value: Any) -> datetime | None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from netaddr import IPAddress, IPNetwork
+from netaddr import IPNetwork
 
 from plantctl import __version__
 from plantctl.core.problems import InvalidInput, Problem, bounded
@@ -38,6 +38,7 @@ from plantctl.model import addressing
 from plantctl.model.inventory import Inventory, Record
 from plantctl.monitoring import Asset, Export, Link, open_export
 from plantctl.monitoring import links as read_links
+from plantctl.monitoring.base import ipv4_int
 from plantctl.plant import segmentation
 
 RULES = {
@@ -265,11 +266,8 @@ class _Plan:
 
 
 def _value(ip: str) -> int | None:
-    try:
-        address = IPAddress(ip)
-    except Exception:  # the readers checked the text; IPv6 is simply never in an IPv4 plan
-        return None
-    return address.value if address.version == 4 else None
+    """An address's integer (the readers checked the text); None for IPv6, never in the plan."""
+    return ipv4_int(ip)
 
 
 def _norm(text: str | None) -> str:
@@ -300,6 +298,7 @@ class _Placed:
     site: str
     ip: str | None  # the asset's address in its site (its first one there)
     value: int | None
+    values: list[tuple[str, int]] = field(default_factory=list)  # every IPv4 address
 
 
 class _Compare:
@@ -316,11 +315,15 @@ class _Compare:
     def place(self, asset: Asset) -> _Placed | None:
         plan = self.plan
         site = plan.site_named(asset.site) if asset.site else None
-        values = [(ip, _value(ip)) for ip in asset.ips]
+        values = [(ip, v) for ip in asset.ips if (v := _value(ip)) is not None]
+        first: tuple[str | None, int | None] = (asset.ips[0] if asset.ips else None, None)
         if site is None:
-            for _ip, value in values:
-                if value is not None and (site := plan.site_of(value)) is not None:
+            for ip, value in values:
+                if (site := plan.site_of(value)) is not None:
+                    first = (ip, value)
                     break
+        else:
+            first = next(((ip, v) for ip, v in values if plan.site_of(v) == site), first)
         if site is None:
             if not asset.ips and asset.site is None:
                 self.without_ip += 1
@@ -346,11 +349,7 @@ class _Compare:
                     )
                 ]
             )
-        ip, value = next(
-            ((ip, v) for ip, v in values if v is not None and plan.site_of(v) == site),
-            (asset.ips[0] if asset.ips else None, values[0][1] if values else None),
-        )
-        return _Placed(asset, site, ip, value)
+        return _Placed(asset, site, first[0], first[1], values)
 
     def add(self, asset: Asset) -> None:
         if asset.last_seen is not None:
@@ -362,15 +361,12 @@ class _Compare:
             self.other_sites += 1
             return
         self.sites_seen.add(placed.site)
-        for ip in asset.ips:
-            value = _value(ip)
-            if value is None:
-                continue
+        for ip, value in placed.values:
             if (placed.site, value) in self.plan.routers:
                 return  # a zone's router interface: documented by the zone itself
             doc = self.plan.by_address.get((placed.site, value))
             if doc is not None:
-                self._match(doc, _Placed(asset, placed.site, ip, value), "address")
+                self._match(doc, _Placed(asset, placed.site, ip, value, placed.values), "address")
                 return
         self.unmatched.append(placed)
 

@@ -1,0 +1,140 @@
+"""Benchmark of `plantctl drift`: an inventory of 50 sites of 1,000 devices (bench/generate.py)
+against a 50k-asset export of it (tests/fixtures/drift/make.py, minified as the vendors' APIs
+answer), with 1% drift: 250 devices gone, 250 undocumented, 250 at another address, and a links
+export of every allowed flow plus 500 that no conduit allows. Figures per export format:
+
+- drift_s: plantctl.reports.drift.run (stream, compare, render) on the loaded inventory;
+- drift_peak_mib: the most Python memory the drift allocated on top of the loaded inventory
+  (tracemalloc, a second run);
+- cli_s, cli_peak_rss_mib: `plantctl drift` end to end in a fresh process (the loader's time
+  and the inventory's memory included), its peak resident set.
+
+    .venv/bin/python bench/drift.py [--sites 50] [--formats nozomi,claroty,defender,csv]
+
+Target (issue 17): under 10 s and 512 MiB. Prints the figures, writes build/bench-drift.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import PER_SITE, generate
+
+from plantctl.model.loader import load
+from plantctl.reports import drift
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+_spec = importlib.util.spec_from_file_location("drift_make", ROOT / "tests/fixtures/drift/make.py")
+make = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make)
+FILES = {"nozomi": "assets.json", "claroty": "claroty.json", "defender": "defender.json",
+         "csv": "assets.csv"}  # fmt: skip
+
+
+# `plantctl drift` in a fresh process: its exit code and its own peak resident set (KiB).
+_CHILD = """
+import json, resource, sys
+from plantctl.cli import main
+code = main(json.loads(sys.argv[1]))
+print(json.dumps([code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
+"""
+
+
+def _exports(inv, work: Path, formats: list[str]) -> tuple[dict[str, Path], Path, int]:
+    assets = make.assets_of(inv)
+    drifted = []
+    for i, a in enumerate(assets):
+        if i % 200 == 0:
+            continue  # gone
+        if i % 200 == 100:
+            a = {**a, "ip": a["ip"].rsplit(".", 1)[0] + ".250"}  # moved, found by name
+        drifted.append(a)
+        if i % 200 == 50:
+            base = a["ip"].rsplit(".", 1)[0]
+            drifted.append(
+                {**a, "ip": f"{base}.251", "name": f"stray-{i}", "mac": "02:00:00:00:00:01"}
+            )
+    paths = {fmt: make.write(fmt, drifted, work / FILES[fmt], indent=None) for fmt in formats}
+    links = make.links_of(inv)
+    for i, a in enumerate(assets[:500]):
+        links.append({"from": a["ip"], "to": assets[-1 - i]["ip"], "protocol": "s7"})
+    links_path = make.write_links(links, work / "links.json", indent=None)
+    return paths, links_path, len(drifted)
+
+
+def measure(sites: int, formats: list[str], work: Path) -> dict:
+    inv_dir = generate(sites * PER_SITE, work / "inv")
+    start = time.perf_counter()
+    inv = load(inv_dir)
+    load_s = time.perf_counter() - start
+    paths, links_path, count = _exports(inv, work, formats)
+    figures: dict = {
+        "sites": sites,
+        "devices": sum(len(inv.of(k)) for k in ("machine", "gateway", "device")),
+        "assets": count,
+        "load_s": round(load_s, 2),
+        "per_format": {},
+    }
+    for fmt, path in paths.items():
+        start = time.perf_counter()
+        result = drift.run(inv, path, fmt, now=NOW, links_path=links_path)
+        drift.render(result, "json")
+        drift_s = time.perf_counter() - start
+        tracemalloc.start()
+        drift.render(drift.run(inv, path, fmt, now=NOW, links_path=links_path), "json")
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        argv = ["drift", "--inventory", str(inv_dir), "--from", str(path), "--links",
+                str(links_path), "--now", "2026-12-01T12:00:00Z", "--format-out", "json",
+                "--output", str(work / f"{fmt}.out.json")]  # fmt: skip
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(argv)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        cli_s = time.perf_counter() - start
+        code, rss = json.loads(done.stdout.strip().splitlines()[-1])
+        counts = result.counts()
+        figures["per_format"][fmt] = {
+            "export_mb": round(path.stat().st_size / 1e6, 1),
+            "drift_s": round(drift_s, 2),
+            "drift_peak_mib": round(peak / 2**20, 1),
+            "cli_s": round(cli_s, 2),
+            "cli_exit": code,
+            "cli_peak_rss_mib": round(rss / 1024, 1),
+            "found": counts,
+        }
+    figures["target"] = {"seconds": 10, "mib": 512}
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=50)
+    parser.add_argument("--formats", default="nozomi,claroty,defender,csv")
+    parser.add_argument("--output", type=Path, default=ROOT / "build" / "bench-drift.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="plantctl-bench-drift-") as tmp:
+        figures = measure(args.sites, args.formats.split(","), Path(tmp))
+    print(json.dumps(figures, indent=2))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
