@@ -60,7 +60,6 @@ class LabTarget:
             f"{seg.site}-zones",
             prefix=self.prefix,
             site=seg.site,
-            inventory=str(self.inventory),
             zones=[{"id": z.id, "cidr": z.cidr} for z in seg.zones],
             supernet=seg.supernet,
             opts=pulumi.ResourceOptions(parent=parent),

@@ -64,17 +64,24 @@ class SiteNetwork:
         `namespace_factory(name) -> Namespace` creates (and registers for cleanup) a namespace
         under the lab's prefix; Lab.site_network passes its own."""
         nets = addressing.zone_networks(inv)
+        zones = [(z.id, nets[z.key]) for z in inv.site_objects("zone", site)]
+        return cls.from_zones(site, zones, namespace_factory)
+
+    @classmethod
+    def from_zones(
+        cls, site: str, zones: list[tuple[str, IPNetwork]], namespace_factory
+    ) -> SiteNetwork:
+        """The same from the zones' ids and networks alone (the lab stack's provider: what
+        the program computed from the inventory, never the inventory read again)."""
         fabric = namespace_factory(f"{site}-sw")
         router = namespace_factory(f"{site}-rt")
         net = cls(site, fabric, router, namespace_factory)
-        zones = sorted(inv.site_objects("zone", site), key=lambda r: r.id)
-        for index, zone in enumerate(zones):
-            network = nets[zone.key]
+        for index, (zone, network) in enumerate(sorted(zones, key=lambda z: z[0])):
             bridge = f"z{index}"
             fabric.ip("link", "add", bridge, "type", "bridge")
             fabric.ip("link", "set", bridge, "up")
-            switch = Switch(zone.id, network, fabric, bridge, IPAddress(network.first + 1))
-            net.switches[zone.id] = switch
+            switch = Switch(zone, network, fabric, bridge, IPAddress(network.first + 1))
+            net.switches[zone] = switch
             iface = f"z{index}"
             switch.plug(router, iface, net._next_port())
             router.add_address(iface, switch.prefixed(switch.router_address))

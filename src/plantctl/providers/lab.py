@@ -190,11 +190,9 @@ def _whole(value: Any) -> Any:
 class SiteNetworkProvider(ResourceProvider):
     """The site's zones (bridges), its router namespace (the firewall) and the internet side."""
 
-    INPUTS = ("prefix", "site", "inventory", "zones", "supernet")
+    INPUTS = ("prefix", "site", "zones", "supernet")
 
     def create(self, props):
-        from plantctl.model.loader import load
-
         props = _clean(props)
         prefix, site = check_prefix(props["prefix"]), props["site"]
         base = run_dir(prefix)
@@ -205,8 +203,10 @@ class SiteNetworkProvider(ResourceProvider):
                     ["mount", "-t", "tmpfs", "-o", "size=4g,mode=0700",
                      f"plantctl-stack-{prefix}", str(base)]
                 )  # fmt: skip
-            inv = load(props["inventory"])
-            net = SiteNetwork.build(inv, site, lambda name: Namespace.create(ns_name(prefix, name)))
+            zones = [(z["id"], IPNetwork(z["cidr"])) for z in props["zones"]]
+            net = SiteNetwork.from_zones(
+                site, zones, lambda name: Namespace.create(ns_name(prefix, name))
+            )
             # the internet: one more bridge, behind the router's uplink
             fabric, router = net.fabric, net.router
             fabric.ip("link", "add", INTERNET_BRIDGE, "type", "bridge")
@@ -311,14 +311,13 @@ class ZoneNetwork(pulumi.dynamic.Resource):
     interfaces: pulumi.Output[dict]
     generation: pulumi.Output[str]
 
-    def __init__(self, name, *, prefix, site, inventory, zones, supernet, opts=None):
+    def __init__(self, name, *, prefix, site, zones, supernet, opts=None):
         super().__init__(
             SiteNetworkProvider(),
             name,
             {
                 "prefix": prefix,
                 "site": site,
-                "inventory": inventory,
                 "zones": zones,
                 "supernet": supernet,
                 "fabric": None,
