@@ -64,6 +64,24 @@ def test_becoming_a_viewer_adds_that_class_only(load_plant):
     assert account.read == _subscriptions("energy")
 
 
+@pytest.mark.parametrize(
+    ("editors", "exporters"),
+    [("[vendor-technician]", "[data-analyst]"), ("[]", "[data-analyst, vendor-technician]")],
+    ids=["editor", "exporter"],
+)
+def test_editing_or_exporting_a_class_is_not_viewing_it(load_plant, editors, exporters):
+    """Only `viewers` read on the broker: an editor or exporter who is no viewer reads nothing."""
+    inv = load_plant(
+        (
+            DATA_CLASSES,
+            "editors: []\n    exporters: [data-analyst]\n    retention: {days: 1095",
+            f"editors: {editors}\n    exporters: {exporters}\n    retention: {{days: 1095",
+        )
+    )
+    with pytest.raises(KeyError):
+        broker_access.build(inv, "ridgeway").account("role.vendor-technician")
+
+
 def test_no_longer_a_viewer_no_account(load_plant):
     inv = load_plant((DATA_CLASSES, ", data-analyst, network-admin]", ", data-analyst]"))
     with pytest.raises(KeyError):

@@ -193,6 +193,27 @@ def test_an_internal_grant_comes_from_where_the_staff_conduit_allows(
         assert (entry.sources, entry.external) == (sources, False)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "sources"),
+    [
+        (None, None, ("!10.20.0.0/16", "*")),  # anywhere outside the site's supernet
+        ("from: internet\n", "from: internet\n    sources: [203.0.113.7]\n", ("203.0.113.7",)),
+    ],
+    ids=["anywhere-outside", "listed"],
+)
+def test_an_external_grant_comes_from_where_the_vendor_conduit_allows(
+    load_plant, sample_texts, old, new, sources
+):
+    block = _conduit(sample_texts, "vendors-to-bastion")
+    changed = block if old is None else block.replace(old, new, 1)
+    [entry] = [
+        e
+        for e in _plan(load_plant((CONDUITS, block, changed)), now=VENDOR_START).entries
+        if e.grant == "g-rw-0008"
+    ]
+    assert (entry.sources, entry.external) == (sources, True)
+
+
 def test_a_bastion_on_another_port_needs_conduits_to_that_port(load_plant):
     inv = load_plant((SITE, "address: 10.20.36.10, port: 22}", "address: 10.20.36.10, port: 2222}"))
     plan = _plan(inv, now=VENDOR_START)
