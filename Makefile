@@ -182,3 +182,9 @@ pytest: setup
 	$(PY) -m pytest
 
 test: setup lint policy audit pytest  ## everything CI runs
+
+# plantctl drift (src/plantctl/reports/drift.py) at scale: 50 sites of 1,000 devices against a
+# 50k-asset export in each vendor's shape, 1% drift (bench/drift.py; build/bench-drift.json).
+.PHONY: bench-drift
+bench-drift: setup-venv  ## drift of a 50k-device inventory against a 50k-asset export (time, memory)
+	$(PY) bench/drift.py
