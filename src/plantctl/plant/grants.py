@@ -136,7 +136,7 @@ def build(
     if svc is None:
         raise KeyError(f"{site}: no bastion in site.yaml services")
     address = tokens.ipv4(svc["address"], "bastion address")
-    port = tokens.port(svc.get("port", 22), "bastion port")
+    port = tokens.port(svc["port"], "bastion port")  # site.schema requires it
     sources = bastion_sources(inv, site, address, port)
     entries: list[Entry] = []
     skipped: list[Skipped] = []
