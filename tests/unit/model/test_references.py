@@ -12,10 +12,12 @@ import re
 
 import pytest
 
+from plantctl.core.problems import InvalidInput
 from plantctl.model import references
 
 MACHINES = "sites/ridgeway/machines.yaml"
 GATEWAYS = "sites/ridgeway/gateways.yaml"
+DEVICES = "sites/ridgeway/devices.yaml"
 CONDUITS = "sites/ridgeway/conduits.yaml"
 SITE = "sites/ridgeway/site.yaml"
 COLLECTORS = "sites/ridgeway/collectors.yaml"
@@ -35,15 +37,15 @@ def _set(data, path: tuple, value) -> None:
 #  text of a line at or before it)
 DANGLING = [
     pytest.param(
-        "machine",
-        "rw-press-01",
+        "device",
+        "rw-historian-01",
         ("zone",),
-        "cell-nowhere",
-        r"zone 'cell-nowhere' does not exist; use a zone id from sites/ridgeway/zones\.yaml",
-        MACHINES,
-        "zone:",
-        "id: rw-press-01",
-        id="machine-zone",
+        "dmz-b",
+        r"zone 'dmz-b' does not exist; use a zone id from sites/ridgeway/zones\.yaml",
+        DEVICES,
+        "id: rw-historian-01",
+        None,
+        id="device-zone",
     ),
     pytest.param(
         "gateway",
@@ -115,13 +117,13 @@ DANGLING = [
     pytest.param(
         "grant",
         "g-rw-0008",
-        ("person",),
-        "rkesler",
-        r"person 'rkesler' does not exist",
+        ("approvals", 0, "person"),
+        "mlopes",
+        r"approver 'mlopes' does not exist; add the person to org/people\.yaml",
         GRANTS,
-        "person: rkessler",
+        "{person: mlopez, team: ops-ridgeway, date: 2026-11-20}",
         None,
-        id="grant-person",
+        id="grant-approver",
     ),
     pytest.param(
         "grant",
@@ -234,25 +236,24 @@ def test_a_grant_may_target_a_machine_or_a_gateway(fresh_plant):
     assert references.check(fresh_plant) == []
 
 
-def test_an_empty_team_is_reported_at_its_members(fresh_plant, line_of):
-    fresh_plant.get("team", "quality").data["members"].clear()
-    [problem] = references.check(fresh_plant)
-    assert "team 'quality' has no members" in problem.message
-    assert problem.line == line_of(TEAMS, "members:", "id: quality")
-
-
-def test_a_maintenance_window_of_the_site_only(fresh_plant, line_of):
-    """rw-cnc-01's window must be one of ridgeway's; lakeside's sat-late is not."""
-    fresh_plant.get("machine", "rw-cnc-01").data["maintenance_window"] = "sat-late"
-    [problem] = references.check(fresh_plant)
-    assert problem.message.startswith("maintenance window 'sat-late' does not exist")
-    assert problem.line == line_of(MACHINES, "maintenance_window:", "id: rw-cnc-01")
-
-
 def test_an_ownership_override_for_a_zone_that_does_not_exist(fresh_plant, line_of):
     zones = fresh_plant.ownership.data["sites"]["ridgeway"]["zones"]
     zones["cell-grinding"] = zones.pop("cell-molding")
     [problem] = references.check(fresh_plant)
     assert problem.rule == "INV-REF"
     assert "zone of ridgeway 'cell-grinding' does not exist" in problem.message
-    assert problem.file == f"inventory/{OWNERSHIP}"
+    # the renamed override stands where cell-molding was written
+    assert (problem.file, problem.line) == (
+        f"inventory/{OWNERSHIP}",
+        line_of(OWNERSHIP, "cell-molding:"),
+    )
+
+
+def test_the_loader_refuses_the_same_text_with_the_same_problem(fresh_plant, load_plant):
+    """What these tests do to a record's data is what an edit of the file's text does."""
+    fresh_plant.get("grant", "g-rw-0008").data["person"] = "rkesler"
+    [expected] = references.check(fresh_plant)
+    with pytest.raises(InvalidInput) as refused:
+        load_plant((GRANTS, "person: rkessler", "person: rkesler"))
+    assert [(p, p.rule) for p in refused.value.problems] == [(expected, expected.rule)]
+    assert expected.message == refused.value.problems[0].message
