@@ -351,6 +351,18 @@ def test_missing_file_and_unknown_site(plantctl, tmp_path):
     assert "no such file" in _bad(plantctl, tmp_path, tmp_path / "absent.json")
     err = _bad(plantctl, tmp_path, FIXTURES / "claroty.json", "--site", "nowhere")
     assert "--site 'nowhere' is no site of the inventory" in err
+    assert "is not a regular file" in _bad(plantctl, tmp_path, Path("/dev/zero"))
+    err = _bad(plantctl, tmp_path, FIXTURES / "claroty.json", "--links", str(tmp_path / "no.json"))
+    assert "no.json:1:1: no such file" in err
+
+
+def test_an_undocumented_address_seen_twice_is_reported_once(plantctl, tmp_path):
+    inv = load(INVENTORY)
+    plc = dict(make.UNDOCUMENTED_PLC, site_name="Ridgeway machining and molding plant")
+    make.write("claroty", [*make.assets_of(inv), plc, {**plc, "level": None}], tmp_path / "c.json")
+    doc = _json(_drift(plantctl, tmp_path / "c.json", "--format-out", "json"))
+    assert doc["counts"]["undocumented"] == 1
+    assert doc["counts"]["missing"] == 0 and doc["counts"]["mismatch"] == 0
 
 
 # -- the survey import ---------------------------------------------------------------------------

@@ -25,7 +25,16 @@ MAX_BYTES = 512 * 1024 * 1024
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
-MAX_TEXT = 256  # a vendor, model or name longer than this is cut (kept as provenance only)
+MAX_TEXT = 256
+_NO_LEVEL = {
+    "",
+    "unknown",
+    "n/a",
+    "na",
+    "none",
+    "-",
+    "?",
+}  # a vendor, model or name longer than this is cut (kept as provenance only)
 
 
 @dataclass(slots=True)
@@ -205,7 +214,7 @@ class Fields:
 
     def level(self, key: str) -> float | None:
         value = self.raw.get(key)
-        if value is None or value == "":
+        if value is None or str(value).strip().casefold() in _NO_LEVEL:
             return None
         try:
             level = float(str(value).strip().removeprefix("L").removeprefix("l"))

@@ -391,7 +391,11 @@ class _Compare:
                 for mac in placed.asset.macs:
                     macs.setdefault(mac, set()).add(doc.key)
         left = []
+        once: set[tuple[str, str | None]] = set()
         for placed in self.unmatched:
+            if placed.ip is not None and (placed.site, placed.ip) in once:
+                continue  # the same address twice (two sensors, a node and an asset): once
+            once.add((placed.site, placed.ip))
             owners = {k for mac in placed.asset.macs for k in macs.get(mac, ())}
             if len(owners) == 1:
                 key = next(iter(owners))
