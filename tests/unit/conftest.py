@@ -51,12 +51,6 @@ def apply(texts: dict[str, str], edits: tuple[Edit, ...]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def edited(sample_texts) -> Callable[..., dict[str, str]]:
-    """The sample's file texts after some edits."""
-    return lambda *edits: apply(sample_texts, edits)
-
-
-@pytest.fixture(scope="session")
 def load_plant(sample_texts) -> Callable[..., Inventory]:
     """Load the sample after some edits, from memory; InvalidInput if the loader refuses it."""
 
