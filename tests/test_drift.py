@@ -216,9 +216,13 @@ _INV = load(INVENTORY)
 _ASSETS = make.assets_of(_INV, routers=True)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize("fmt", sorted(FILES))
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
-    fmt=st.sampled_from(sorted(FILES)),
     order=st.permutations(range(len(_ASSETS))),
     drop_details=st.lists(st.booleans(), min_size=len(_ASSETS), max_size=len(_ASSETS)),
     duplicate=st.integers(min_value=0, max_value=len(_ASSETS) - 1),
