@@ -328,3 +328,49 @@ def reader_value(port: int) -> int:
         return reader.read(["Status"])[0]
     finally:
         reader.close()
+
+
+def test_a_poll_group_of_logix_tags_is_one_multiple_service_packet_on_one_connection(tmp_path):
+    """40 tags polled together: one session and one connection for the whole run, and every
+    poll one Multiple Service Packet with all 40 Read Tag requests in it (not one request per
+    tag, as the first benchmark did)."""
+    port = free_port()
+    tags = [f"T{i}" for i in range(40)]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cpppo.server.enip",
+            "--address",
+            f"127.0.0.1:{port}",
+            *(f"{t}=DINT" for t in tags),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, proc)
+        proxy = RecordingProxy(free_port(), ("127.0.0.1", port), enip_requests)
+        source = _logix_source(proxy.port)
+        source["signals"] = [
+            {
+                "name": f"t{i}",
+                "data_class": "machine-status",
+                "interval_s": 0.3,
+                "logix": {"tag": t, "type": "DINT"},
+            }
+            for i, t in enumerate(tags)
+        ]
+        got = _sample(source, seconds=3)
+        proxy.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert got == {f"t{i}": 0 for i in range(40)}
+    commands = [command for command, _ in proxy.requests]
+    assert commands.count(0x65) == 1, "one RegisterSession: the connection is kept"
+    polls = [services for command, services in proxy.requests if (0x4C, 0x91) in services]
+    assert len(polls) >= 3
+    for services in polls:
+        assert services.count((0x0A, 0x02)) == 1
+        assert services.count((0x4C, 0x91)) == 40
