@@ -1,8 +1,11 @@
 """The plant on one machine, for the role test: built once per test module from the inventory.
 
-Two gateways (gw-rw-01 reads the CNC machines over OPC UA, gw-rw-02 the presses over Modbus),
+Two gateways (gw-rw-01 reads the CNC machines over OPC UA and a Logix welding cell over
+EtherNet/IP, gw-rw-02 the presses over Modbus and an S7 press; the S7 and Logix machines are
+added to the lab's inventory copy, see lab_plant.add_s7_and_logix),
 the site bastion and the site broker are booted Debian machines, each in its own namespace in
-its inventory zone; the PLCs are recording simulators in their own namespaces; an IT workstation
+its inventory zone; the PLCs are recording simulators in their own namespaces (python-snap7's
+own server for S7, cpppo's EtherNet/IP server for Logix); an IT workstation
 namespace in the enterprise zone is the controller's only way in (ssh ProxyCommand through it to
 the bastion, ProxyJump from there, as in the plant) and hosts the independent MQTT observer; the
 HMI server's namespace is "another host in the gateways' zone".

@@ -1,8 +1,11 @@
 """The plant on one machine, for the role test (see conftest.py for how it is built).
 
-Two gateways (gw-rw-01 reads the CNC machines over OPC UA, gw-rw-02 the presses over Modbus),
+Two gateways (gw-rw-01 reads the CNC machines over OPC UA and a Logix welding cell over
+EtherNet/IP, gw-rw-02 the presses over Modbus and an S7 press; the S7 and Logix machines are
+added to the lab's inventory copy, see lab_plant.add_s7_and_logix),
 the site bastion and the site broker are booted Debian machines, each in its own namespace in
-its inventory zone; the PLCs are recording simulators in their own namespaces; an IT workstation
+its inventory zone; the PLCs are recording simulators in their own namespaces (python-snap7's
+own server for S7, cpppo's EtherNet/IP server for Logix); an IT workstation
 namespace in the enterprise zone is the controller's only way in (ssh ProxyCommand through it to
 the bastion, ProxyJump from there, as in the plant) and hosts the independent MQTT observer.
 
@@ -33,6 +36,10 @@ from plantctl.model.inventory import Inventory
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "ridgeway"
 GATEWAYS = ("gw-rw-01", "gw-rw-02")
+# Not in the sample plant (Ridgeway has no S7 or Logix controller; Lakeside's are still in
+# survey): the lab's private inventory copy adds one of each, read by the two lab gateways, with
+# the conduits that allow it (add_s7_and_logix).
+S7_MACHINE, LOGIX_MACHINE = "rw-press-03", "rw-weld-01"
 ADMINS = ("dokafor", "kito", "abello")  # the admin role bindings at ridgeway
 OPERATOR = "dokafor"  # the network admin who runs the second converge
 RECAP = re.compile(
@@ -171,10 +178,96 @@ def make_keys(work: Path) -> dict[str, Path]:
     return keys
 
 
+LAB_MACHINES = f"""\
+  # lab only (tests/lab/lab_plant.py): one S7 and one Logix controller
+  - id: {S7_MACHINE}
+    name: Servo press 300 t
+    zone: cell-molding
+    line: molding
+    kind: press
+    vendor: Hollis Presses
+    model: Siemens S7-1500 (CPU 1515-2 PN)
+    criticality: standard
+    controller: {{protocol: s7, address: 10.20.12.51, port: 102, rack: 0, slot: 1}}
+  - id: {LOGIX_MACHINE}
+    name: Stud welding robot cell
+    zone: cell-machining
+    line: machining
+    kind: robot-cell
+    vendor: Arnholt Robotics
+    model: Rockwell ControlLogix 5580 (1756-L83E)
+    criticality: standard
+    controller: {{protocol: ethernet-ip, address: 10.20.11.52, port: 44818}}
+"""
+LAB_COLLECTORS = f"""\
+  # lab only (tests/lab/lab_plant.py)
+  - id: col-{S7_MACHINE}
+    gateway: gw-rw-02
+    protocol: s7
+    machine: {S7_MACHINE}
+    signals:
+      - {{name: status, data_class: machine-status, meaning: machine-status, interval_s: 1, s7: {{area: db, db: 10, offset: 0, type: int}}}}
+      - {{name: stroke-count, data_class: production-counts, meaning: production-count, interval_s: 2, s7: {{area: db, db: 10, offset: 2, type: dint}}}}
+      - {{name: tonnage, data_class: machine-status, meaning: process-value, unit: t, interval_s: 2, s7: {{area: db, db: 10, offset: 6, type: real}}}}
+      - {{name: door-closed, data_class: machine-status, meaning: alert, interval_s: 1, s7: {{area: inputs, offset: 0, bit: 2, type: bool}}}}
+  - id: col-{LOGIX_MACHINE}
+    gateway: gw-rw-01
+    protocol: ethernet-ip
+    machine: {LOGIX_MACHINE}
+    signals:
+      - {{name: status, data_class: machine-status, meaning: machine-status, interval_s: 1, logix: {{tag: Status, type: DINT}}}}
+      - {{name: weld-count, data_class: production-counts, meaning: production-count, interval_s: 2, logix: {{tag: WeldCount, type: DINT}}}}
+      - {{name: weld-current, data_class: machine-status, meaning: process-value, unit: kA, interval_s: 2, logix: {{tag: WeldCurrent, type: REAL}}}}
+      - {{name: gun-temp-1, data_class: machine-status, meaning: process-value, unit: degC, interval_s: 2, logix: {{tag: "GunTemps[1]", type: INT}}}}
+      - {{name: fault, data_class: machine-status, meaning: alert, interval_s: 1, logix: {{tag: Fault, type: BOOL}}}}
+"""  # noqa: E501 (flow mappings, as in the sample's collectors.yaml)
+LAB_CONDUITS = f"""\
+  # lab only (tests/lab/lab_plant.py)
+  - id: gateway-reads-s7-press
+    from: supervisory
+    to: cell-molding
+    sources: [10.20.20.22]
+    destinations: [10.20.12.51]
+    services: [{{protocol: tcp, port: 102, name: s7comm}}]
+    purpose: Gateway gw-rw-02 reads the servo press {S7_MACHINE} over S7 (read-only)
+  - id: gateway-reads-logix-weld
+    from: supervisory
+    to: cell-machining
+    sources: [10.20.20.21]
+    destinations: [10.20.11.52]
+    services: [{{protocol: tcp, port: 44818, name: ethernet-ip}}]
+    purpose: Gateway gw-rw-01 reads the welding cell {LOGIX_MACHINE} over EtherNet/IP (read-only)
+"""
+
+
+def add_s7_and_logix(inventory_dir: Path) -> None:
+    """Adds the lab's S7 and Logix machines, their collectors and conduits to an inventory copy
+    (each list is the last one of its file), both in the site's pilot."""
+    site = inventory_dir / "sites" / SITE
+    for name, text in (
+        ("machines.yaml", LAB_MACHINES),
+        ("collectors.yaml", LAB_COLLECTORS),
+        ("conduits.yaml", LAB_CONDUITS),
+    ):
+        path = site / name
+        path.write_text(path.read_text().rstrip("\n") + "\n" + text)
+    # both in the pilot (PHA-002: a pilot site collects from its pilot machines only)
+    path = site / "site.yaml"
+    text, n = re.subn(
+        r"(  pilot:\n(?:    .*\n)*?    machines: \[[^\]]*)\]",
+        rf"\1, {S7_MACHINE}, {LOGIX_MACHINE}]",
+        path.read_text(),
+    )
+    assert n == 1, "the pilot's machines list in site.yaml"
+    path.write_text(text)
+
+
 def inventory_with_keys(work: Path, keys: dict[str, Path]) -> Path:
-    """A private copy of the sample inventory where the admins have the test keys."""
+    """A private copy of the sample inventory where the admins have the test keys, and the lab's
+    S7 and Logix machines (add_s7_and_logix)."""
     target = work / "inventory"
     shutil.copytree(ROOT / "inventory", target)
+    add_s7_and_logix(target)
     people = target / "org/people.yaml"
     text = people.read_text()
     for login in ADMINS:

@@ -9,9 +9,9 @@ import subprocess
 import time
 
 import pytest
-from lab_plant import GATEWAYS, OPERATOR, probe
+from lab_plant import GATEWAYS, LOGIX_MACHINE, OPERATOR, S7_MACHINE, probe
 
-from plantctl.lab.plc import Model
+from plantctl.lab.plc import CIP_READ_SERVICES, S7_EVENT_DATA_READ, Model
 from plantctl.plant import collector_config
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -265,6 +265,66 @@ def test_the_plcs_only_ever_saw_reads(converged):
     for machine, sim in converged.plcs.items():
         assert sim.requests(), f"{machine} was never read"
         assert sim.writes() == [], f"{machine} received a write: {sim.writes()[:3]}"
+
+
+def test_s7_and_logix_machines_are_read_from_third_party_simulators(converged):
+    """The lab's S7 press (python-snap7's own server) and Logix welding cell (cpppo's
+    EtherNet/IP server), each in its PLC namespace at the machine record's address and port:
+    every signal arrives at the broker with the simulator's value, only the gateway that reads a
+    machine reaches its port, and the simulators' records show reads and nothing else."""
+    readers = {S7_MACHINE: ("gw-rw-02", "s7"), LOGIX_MACHINE: ("gw-rw-01", "ethernet-ip")}
+    for machine, (gw, protocol) in readers.items():
+        sim = converged.plcs[machine]
+        controller = converged.inv.get("machine", machine).data["controller"]
+        assert sim.source.protocol == protocol == controller["protocol"]
+        assert (sim.bind, sim.port) == (controller["address"], controller["port"])
+        assert sim.netns is converged.namespaces[machine]
+        src = next(
+            s for s in collector_config.render(converged.inv, gw)["sources"]
+            if s["machine"] == machine
+        )  # fmt: skip
+        topics = {
+            f"{src['topic_prefix']}/{sig['data_class']}/{sig['name']}": sig["name"]
+            for sig in src["signals"]
+        }
+        msgs = converged.observer.wait_for(
+            lambda m, topics=topics: topics.keys() <= {t for t, _ in m},
+            timeout=60,
+            what=f"every signal of {machine}",
+        )
+        checked = 0
+        for topic, payload in msgs:
+            if topic not in topics:
+                continue
+            name = topics[topic]
+            assert payload["gateway"] == gw, topic
+            kind = Model.of(next(s for s in sim.source.signals if s.name == name)).kind
+            if kind == "constant":
+                assert payload["value"] == sim.expected(name), (topic, payload)
+            elif kind == "counter":
+                assert abs(payload["value"] - sim.expected(name, payload["ts"])) <= 2, topic
+            else:
+                assert payload["value"] in (1, 2, 3), (topic, payload)
+            checked += 1
+        print(f"{machine} ({protocol}): {checked} samples checked, {len(sim.requests())} requests")
+        assert sim.requests(), f"{machine} was never read"
+        assert sim.writes() == [], f"{machine} received a write: {sim.writes()[:3]}"
+        other = next(g for g in GATEWAYS if g != gw)
+        assert probe(converged.host(gw), controller["address"], controller["port"]) == "open"
+        assert probe(converged.host(other), controller["address"], controller["port"]) != "open"
+    s7 = converged.plcs[S7_MACHINE].requests()
+    # S7 PDUs as snap7's server received them: setup communication, then read var only
+    assert {(r["rosctr"], r["function"]) for r in s7 if r["protocol"] == "s7"} == {
+        (0x01, 0xF0),
+        (0x01, 0x04),
+    }
+    # snap7's own data events: reads only
+    assert {r["code"] for r in s7 if r["protocol"] == "s7-event"} == {S7_EVENT_DATA_READ}
+    enip = converged.plcs[LOGIX_MACHINE].requests()
+    services = {tuple(s) for r in enip for s in r["services"]}
+    assert (0x0A, 0x02) in services, "the tags of a poll group in one Multiple Service Packet"
+    assert (0x4C, 0x91) in services
+    assert services <= CIP_READ_SERVICES, services - CIP_READ_SERVICES
 
 
 def test_a_broker_outage_loses_no_sample(converged):
