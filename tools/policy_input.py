@@ -32,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # plantctl, also when the package is not installed
 
+from plantctl.gate.facts import SCHEMA_VERSION  # noqa: E402
 from plantctl.gate.reviews import STATES  # noqa: E402
 from plantctl.model.inventory import FILE_KINDS, KINDS  # noqa: E402
 from plantctl.model.ownership import RESPONSIBILITIES  # noqa: E402
@@ -158,15 +159,26 @@ STRING = {"type": "string"}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
-def _resolved_service() -> dict:
+def _enum(files: dict[str, dict], name: str, where: str, key: str) -> list:
+    """The values of an enum of the inventory schemas: a $defs entry's or a list item's."""
+    doc = files[name]
+    node = doc["$defs"][where] if where in doc.get("$defs", {}) else doc["properties"][where]
+    node = node.get("items", node)
+    return list(node["properties"][key]["enum"])
+
+
+def _resolved_service(files: dict[str, dict]) -> dict:
     """A service after plantctl.model.protocols.resolve: protocol and ports filled in from its
     app, `apps` the catalogue entries it carries."""
+    written = _enum(files, "defs.schema.json", "service", "protocol")
+    transports = _enum(files, "protocols.schema.json", "protocols", "transport")
     return _closed(
         "A service as protocols.resolve leaves it: protocol (and port, port_end) from its app "
         "in the catalogue, name the app's when not given, apps the catalogue ids it carries.",
         {
             "app": STRING,
-            "protocol": {"enum": ["tcp", "udp", "icmp", "any", "ethernet"]},
+            # As written, or the transport of its app in the catalogue.
+            "protocol": {"enum": list(dict.fromkeys(written + transports))},
             "port": {"type": "integer"},
             "port_end": {"type": "integer"},
             "name": STRING,
@@ -183,7 +195,7 @@ def definitions(files: dict[str, dict]) -> dict[str, dict]:
     }
     key = {"key": {"description": 'Its key in the table, "<site>/<id>".', **STRING}}
     services = {"services": {"type": "array", "items": {"$ref": "#/definitions/service"}}}
-    defs: dict[str, dict] = {"service": _resolved_service()}
+    defs: dict[str, dict] = {"service": _resolved_service(files)}
     for kind in sorted({*TABLES.values(), *LISTS.values()}):
         record = _record(files, kind)
         if kind in site_kinds:
@@ -203,7 +215,7 @@ def input_schema(files: dict[str, dict]) -> dict:
     facts: dict[str, dict] = {
         "schema_version": {
             "description": "The facts document's version (facts.SCHEMA_VERSION).",
-            "const": 1,
+            "const": SCHEMA_VERSION,
             "type": "integer",
         },
         "now": {
@@ -275,7 +287,11 @@ def input_schema(files: dict[str, dict]) -> dict:
                             "conduit": STRING,
                             "conduit_key": STRING,
                             "zone": {"description": "The zone it enters.", **STRING},
-                            "inspection": {"enum": ["none", "stateful", "deep"]},
+                            "inspection": {
+                                "enum": _enum(
+                                    files, "conduits.schema.json", "conduits", "inspection"
+                                )
+                            },
                         },
                     ),
                 },
