@@ -251,6 +251,41 @@ def _status(path: Path) -> dict:
     raise RuntimeError("the collector wrote no status")
 
 
+def cpppo_alone(workdir: Path, signals: int = 500, seconds: float = 10.0) -> dict:
+    """cpppo's server without the collector, the broker or a schedule: the collector's Logix
+    reader (one pycomm3 read of all `signals` DINT tags, Multiple Service Packets on one
+    connection) in a loop as fast as the server answers. The ceiling of ethernet-ip-tags on
+    this machine, and where the CPU goes (server or client)."""
+    from plantctl.collector.logix import LogixReader
+
+    doc = synthetic(
+        signals, 1.0, free_port(), 1, Authority(workdir / "ca"), workdir, "ethernet-ip-tags"
+    )
+    src = doc["sources"][0]
+    tags = [s["logix"]["tag"] for s in src["signals"]]
+    with simulator(doc, workdir, "ethernet-ip-tags") as server_cpu:
+        reader = LogixReader("127.0.0.1", src["port"], dict.fromkeys(tags, "DINT"), timeout=60)
+        try:
+            reader.read(tags)
+            reads, t0, c0, s0 = 0, time.monotonic(), time.process_time(), server_cpu()
+            while time.monotonic() - t0 < seconds:
+                reader.read(tags)
+                reads += 1
+            t1, c1, s1 = time.monotonic(), time.process_time(), server_cpu()
+        finally:
+            reader.close()
+    values = reads * signals
+    return {
+        "protocol": "ethernet-ip-tags, cpppo alone",
+        "signals": signals,
+        "values_per_s": round(values / (t1 - t0), 1),
+        "server_cpu_us_per_value": round(1e6 * (s1 - s0) / max(1, values), 1),
+        "client_cpu_us_per_value": round(1e6 * (c1 - c0) / max(1, values), 1),
+        "server_core_share": round((s1 - s0) / (t1 - t0), 2),
+        "seconds": round(t1 - t0, 1),
+    }
+
+
 def table(results: list[dict]) -> str:
     rows = [
         ("protocol", "offered/s", "acked/s", "delivered/s", "collector us/sample",
@@ -290,6 +325,16 @@ def main() -> int:
         print(json.dumps(result), flush=True)
         results.append(result)
     print(table(results))
+    if "ethernet-ip-tags" in {r["protocol"] for r in results}:
+        with tempfile.TemporaryDirectory(prefix="plantctl-bench-") as tmp:
+            alone = cpppo_alone(Path(tmp), args.signals)
+        print(json.dumps(alone), flush=True)
+        print(
+            f"cpppo alone, {args.signals} tags read in a loop (no collector, no broker): "
+            f"{alone['values_per_s']:.0f} values/s, server {alone['server_cpu_us_per_value']:.0f}"
+            f" us CPU per value ({100 * alone['server_core_share']:.0f} % of a core), client "
+            f"{alone['client_cpu_us_per_value']:.0f} us"
+        )
     held = [r for r in results if not r["protocol"].endswith("-tags")]
     return 0 if all(r["acknowledged_per_s"] >= 1000 for r in held) else 1
 
