@@ -21,7 +21,13 @@ def _set(items: tuple[str, ...]) -> str:
 
 
 def _match_service(flow: Flow) -> str:
+    # Checked here too, not only in segmentation.build: a Flow made anywhere else must not
+    # reach the ruleset with text of its own (every renderer quotes what it writes).
     svc = flow.service
+    tokens.protocol(svc.protocol, f"conduit {flow.conduit} protocol")
+    for port in (svc.port, svc.port_end):
+        if port is not None:
+            tokens.port(port, f"conduit {flow.conduit} port")
     if svc.protocol == "any":
         return ""
     if svc.protocol == "icmp":

@@ -173,19 +173,14 @@ def test_a_value_that_is_not_its_token_is_refused(seg, flow_changes, seg_changes
         nftables.render(bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nftables.rule writes Service.protocol and Service.ports unchecked; only "
-    "segmentation.build checks them (tokens.protocol, tokens.port), so a Flow made elsewhere "
-    "reaches the ruleset as is",
-)
 @pytest.mark.parametrize(
     "service",
     [
         Service("tcp accept; flush ruleset;", 4840, name="opcua"),
         Service("tcp", "22, 0-65535", name="opcua"),  # type: ignore[arg-type]
+        Service("tcp", 22, "0-65535", name="opcua"),  # type: ignore[arg-type]
     ],
-    ids=["protocol", "port"],
+    ids=["protocol", "port", "port_end"],
 )
 def test_a_service_that_is_not_its_token_is_refused(seg, service):
     with pytest.raises(tokens.UnsafeToken):
