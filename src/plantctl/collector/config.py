@@ -240,7 +240,7 @@ def parse(data: Any, where: str = "<config>") -> Config:
             f"sparkplug_group: {group!r} is not a Sparkplug group id (one topic level of "
             "letters, digits, '_', '.', '-'; never '/', '#' or '+')"
         )
-    if problems:
+    if problems or broker is None:  # no broker is one of the problems
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return Config(
         site, gateway, broker, tuple(sources), state_dir, max_inflight, where, payload, group

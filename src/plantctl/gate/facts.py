@@ -49,7 +49,7 @@ def build(inv: Inventory, now: datetime | None = None) -> dict:
         for d in devices
     }
 
-    owners = {"sites": {}, "zones": {}}
+    owners: dict[str, dict[str, dict]] = {"sites": {}, "zones": {}}
     for site in inv.sites():
         owners["sites"][site] = resolve(inv, site)
     for key, rec in inv.of("zone").items():

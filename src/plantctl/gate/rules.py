@@ -66,7 +66,7 @@ def _validator():
     return Draft202012Validator(schema())
 
 
-def annotations(policies: Path, cwd: Path | None = None) -> list[dict]:
+def read_annotations(policies: Path, cwd: Path | None = None) -> list[dict]:
     """Every METADATA annotation under policies, as `opa inspect -a` reports it."""
     args = [opa_binary(), "inspect", "--annotations", "--format", "json", str(policies)]
     try:
@@ -99,7 +99,7 @@ def read(policies: Path, cwd: Path | None = None) -> list[Rule]:
     found: list[Rule] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    for entry in annotations(policies, cwd):
+    for entry in read_annotations(policies, cwd):
         ann = entry.get("annotations") or {}
         custom = ann.get("custom") or {}
         if not isinstance(custom, dict) or "id" not in custom:

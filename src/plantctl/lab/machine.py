@@ -148,6 +148,7 @@ class Machine:
     def leader(self) -> int:
         """The machine's PID 1 as seen from the host."""
         if self._leader is None:
+            assert self._proc is not None, "leader of a machine that was never started"
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 self._check_alive()

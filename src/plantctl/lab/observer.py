@@ -62,7 +62,7 @@ class Subscriber:
         out = open(self.out, "ab")  # noqa: SIM115 (handed to the child)
         try:
             args = ["stdbuf", "-oL", *self.args]
-            kwargs = dict(
+            kwargs: dict = dict(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -89,7 +89,7 @@ class Subscriber:
 
     def messages(self) -> list[tuple[str, dict | str]]:
         """(topic, payload) for every message so far; JSON payloads decoded."""
-        found = []
+        found: list[tuple[str, dict | str]] = []
         try:
             lines = self.out.read_text(errors="replace").splitlines()
         except FileNotFoundError:

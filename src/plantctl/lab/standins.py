@@ -56,7 +56,7 @@ def _flow_reaches(flow: Flow, seg: Segmentation, zone: str, address: str) -> boo
 
 
 def _tcp_ports(flows: list[Flow]) -> set[int]:
-    ports = set()
+    ports: set[int] = set()
     for f in flows:
         if f.service.port is not None:
             last = f.service.port_end or f.service.port
@@ -67,7 +67,7 @@ def _tcp_ports(flows: list[Flow]) -> set[int]:
 def build(inv: Inventory, site: str, seg: Segmentation) -> list[StandIn]:
     from plantctl.plant.collector_config import sources
 
-    services = inv.get("site", site).data.get("services", {})
+    services = inv.of("site")[site].data.get("services", {})
     real = {svc["address"] for svc in services.values()}
     plcs = {}
     for gw in inv.site_objects("gateway", site):

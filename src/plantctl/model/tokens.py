@@ -29,7 +29,7 @@ def schema_pattern(file: str, *pointer: str) -> str:
     node = json.loads((SCHEMA_DIR / file).read_text(encoding="utf-8"))
     for part in pointer:
         node = node[part]
-    pattern = node["pattern"]
+    pattern = str(node["pattern"])
     if not (pattern.startswith("^") and pattern.endswith("$")):
         raise RuntimeError(f"{file} {'/'.join(pointer)}: pattern {pattern!r} is not ^...$")
     return pattern[1:-1]

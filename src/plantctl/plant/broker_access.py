@@ -168,14 +168,16 @@ def build(inv: Inventory, site: str) -> BrokerAccess:
         classes = viewable_classes(inv, role_id)
         if not classes:
             continue
-        read = [config.class_subscription(tokens.ident(site), tokens.ident(c)) for c in classes]
+        subscribed = [
+            config.class_subscription(tokens.ident(site), tokens.ident(c)) for c in classes
+        ]
         for group, gateway, dev in sorted({d for c in classes for d in sparkplug.get(c, [])}):
-            read.append(f"{SPARKPLUG}/{group}/+/{gateway}/{dev}")
+            subscribed.append(f"{SPARKPLUG}/{group}/+/{gateway}/{dev}")
             for kind in ("NBIRTH", "NDEATH"):
                 topic = f"{SPARKPLUG}/{group}/{kind}/{gateway}"
-                if topic not in read:
-                    read.append(topic)
-        accounts.append(Account(role_account(role_id), "role", role_id, read=tuple(read)))
+                if topic not in subscribed:
+                    subscribed.append(topic)
+        accounts.append(Account(role_account(role_id), "role", role_id, read=tuple(subscribed)))
     return BrokerAccess(
         site=tokens.ident(site, "site id"),
         broker_id=tokens.ident(svc["id"], "broker id"),

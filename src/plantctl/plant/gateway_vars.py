@@ -36,7 +36,7 @@ def admins(inv: Inventory, site: str) -> list[dict[str, Any]]:
         data = binding.data
         if data["site"] != site or data["role"] not in admin_roles:
             continue
-        person = inv.get("person", data["person"]).data
+        person = inv.of("person")[data["person"]].data  # the loader checked the binding
         if person.get("external"):
             # RA-014 refuses this binding; the admin list never holds it either way.
             raise ConfigError(
@@ -68,7 +68,8 @@ def for_gateway(inv: Inventory, gateway: str) -> dict[str, Any]:
     gw = inv.get("gateway", gateway)
     if gw is None:
         raise KeyError(f"no gateway {gateway!r} in the inventory")
-    site = inv.get("site", gw.site).data
+    site_id = str(gw.site)  # gateways are written under their site
+    site = inv.of("site")[site_id].data
     zone = gw.data["zone"]
     network = addressing.zone_networks(inv)[f"{gw.site}/{zone}"]
     window = None
@@ -113,7 +114,7 @@ def for_gateway(inv: Inventory, gateway: str) -> dict[str, Any]:
         "plantctl_maintenance_window": window,
         "plantctl_bastion": _service(site, "bastion"),
         "plantctl_broker": _service(site, "broker"),
-        "plantctl_admins": admins(inv, gw.site),
+        "plantctl_admins": admins(inv, site_id),
         "plantctl_collectors": collectors,
         "plantctl_collector_config": config,
         "plantctl_plc_endpoints": endpoints,

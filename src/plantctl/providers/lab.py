@@ -156,6 +156,7 @@ def _start(ns: Namespace, args: list[str], log: Path, timeout: float = 30) -> in
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     deadline = time.monotonic() + timeout
+    assert proc.stdout is not None  # stdout=PIPE
     try:
         while time.monotonic() < deadline:
             if proc.poll() is not None:

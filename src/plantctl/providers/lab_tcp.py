@@ -18,6 +18,7 @@ import selectors
 import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 
 def listen(name: str, ports: list[int]) -> None:
@@ -33,7 +34,7 @@ def listen(name: str, ports: list[int]) -> None:
     while True:
         for key, _ in sel.select():
             try:
-                conn, _addr = key.fileobj.accept()
+                conn, _addr = cast(socket.socket, key.fileobj).accept()  # registered above
             except OSError:
                 continue
             try:

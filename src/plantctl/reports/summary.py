@@ -56,7 +56,7 @@ def _heading(console: Console, title: str) -> None:
         console.print(Text(title, style="bold"))
 
 
-def _grid(console: Console, title: str, headers: Sequence[str], rows: list[Sequence[str]]):
+def _grid(console: Console, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]):
     """A table when every cell fits unbroken, else one wrapped record per row."""
     columns = list(zip(headers, *rows, strict=True)) if rows else [(h,) for h in headers]
     natural = sum(max(len(c) for c in col) for col in columns) + 3 * len(headers) + 1
@@ -100,13 +100,12 @@ def render(inv: Inventory, console: Console | None = None) -> None:
     nets = addressing.zone_networks(inv)
     devices = addressing.devices(inv)
     for site in inv.sites():
-        rec = inv.get("site", site)
-        data = rec.data
+        data = inv.of("site")[site].data
         _heading(
             console,
             f"{data['name']} ({site}) phase: {data['phase']}, supernet {data['supernet']}",
         )
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for zone in sorted(inv.site_objects("zone", site), key=lambda z: z.data["purdue_level"]):
             net = nets[zone.key]
             here = [d for d in devices if d.site == site and d.zone == zone.id]
