@@ -3,11 +3,13 @@ against a 50k-asset export of it (tests/fixtures/drift/make.py, minified as the 
 answer), with 1% drift: 250 devices gone, 250 undocumented, 250 at another address, and a links
 export of every allowed flow plus 500 that no conduit allows. Figures per export format:
 
-- drift_s: plantctl.reports.drift.run (stream, compare, render) on the loaded inventory;
+- drift_s, drift_cpu_s: plantctl.reports.drift.run (stream, compare, render) on the loaded
+  inventory, wall clock and CPU time (the CPU time does not depend on what else the machine runs);
 - drift_peak_mib: the most Python memory the drift allocated on top of the loaded inventory
   (tracemalloc, a second run);
-- cli_s, cli_peak_rss_mib: `plantctl drift` end to end in a fresh process (the loader's time
-  and the inventory's memory included), its peak resident set.
+- cli_s, cli_cpu_s, cli_peak_rss_mib: `plantctl drift` end to end in a fresh process (the
+  loader's time and the inventory's memory included), its peak resident set;
+- load_s, load_cpu_s: the loader alone (plantctl.model.loader.load), for comparison.
 
     .venv/bin/python bench/drift.py [--sites 50] [--formats nozomi,claroty,defender,csv]
 
@@ -48,7 +50,8 @@ _CHILD = """
 import json, resource, sys
 from plantctl.cli import main
 code = main(json.loads(sys.argv[1]))
-print(json.dumps([code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps([code, use.ru_maxrss, use.ru_utime + use.ru_stime]))
 """
 
 
@@ -76,22 +79,25 @@ def _exports(inv, work: Path, formats: list[str]) -> tuple[dict[str, Path], Path
 
 def measure(sites: int, formats: list[str], work: Path) -> dict:
     inv_dir = generate(sites * PER_SITE, work / "inv")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     inv = load(inv_dir)
     load_s = time.perf_counter() - start
+    load_cpu_s = time.process_time() - cpu
     paths, links_path, count = _exports(inv, work, formats)
     figures: dict = {
         "sites": sites,
         "devices": sum(len(inv.of(k)) for k in ("machine", "gateway", "device")),
         "assets": count,
         "load_s": round(load_s, 2),
+        "load_cpu_s": round(load_cpu_s, 2),
         "per_format": {},
     }
     for fmt, path in paths.items():
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = drift.run(inv, path, fmt, now=NOW, links_path=links_path)
         drift.render(result, "json")
         drift_s = time.perf_counter() - start
+        drift_cpu_s = time.process_time() - cpu
         tracemalloc.start()
         drift.render(drift.run(inv, path, fmt, now=NOW, links_path=links_path), "json")
         peak = tracemalloc.get_traced_memory()[1]
@@ -107,13 +113,15 @@ def measure(sites: int, formats: list[str], work: Path) -> dict:
             check=False,
         )
         cli_s = time.perf_counter() - start
-        code, rss = json.loads(done.stdout.strip().splitlines()[-1])
+        code, rss, cli_cpu_s = json.loads(done.stdout.strip().splitlines()[-1])
         counts = result.counts()
         figures["per_format"][fmt] = {
             "export_mb": round(path.stat().st_size / 1e6, 1),
             "drift_s": round(drift_s, 2),
+            "drift_cpu_s": round(drift_cpu_s, 2),
             "drift_peak_mib": round(peak / 2**20, 1),
             "cli_s": round(cli_s, 2),
+            "cli_cpu_s": round(cli_cpu_s, 2),
             "cli_exit": code,
             "cli_peak_rss_mib": round(rss / 1024, 1),
             "found": counts,

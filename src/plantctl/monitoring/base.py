@@ -244,10 +244,10 @@ def ipv4_int(text: str) -> int | None:
     if len(parts) != 4:
         return None
     try:
-        a, b, c, d = (int(p) for p in parts)
+        a, b, c, d = map(int, parts)
     except ValueError:
         return None
-    if not (0 <= a <= 255 and 0 <= b <= 255 and 0 <= c <= 255 and 0 <= d <= 255):
+    if a | b | c | d > 255 or min(a, b, c, d) < 0:
         return None
     return (a << 24) | (b << 16) | (c << 8) | d
 
