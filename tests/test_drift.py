@@ -360,6 +360,18 @@ def test_missing_file_and_unknown_site(plantctl, tmp_path):
     assert "no.json:1:1: no such file" in err
 
 
+def test_ipv6_multicast_and_link_local_only_assets_are_not_compared(plantctl, tmp_path):
+    inv = load(INVENTORY)
+    odd = [
+        dict(make.UNDOCUMENTED_PLC, ip=ip, name=f"odd-{i}", site_name=None)
+        for i, ip in enumerate(("fe80::1", "224.0.0.251", "169.254.10.20", "127.0.0.1"))
+    ]
+    make.write("defender", [*make.assets_of(inv), *odd], tmp_path / "d.json")
+    run = _drift(plantctl, tmp_path / "d.json")
+    assert run.code == 0, run.out + run.err
+    assert "4 asset(s) with neither a unicast IPv4 address" in run.out
+
+
 def test_an_undocumented_address_seen_twice_is_reported_once(plantctl, tmp_path):
     inv = load(INVENTORY)
     plc = dict(make.UNDOCUMENTED_PLC, site_name="Ridgeway machining and molding plant")

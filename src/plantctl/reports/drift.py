@@ -270,6 +270,13 @@ def _value(ip: str) -> int | None:
     return ipv4_int(ip)
 
 
+def _unicast(value: int) -> bool:
+    """Not 0/8, loopback, link-local (169.254/16), multicast or reserved (224/3): never a
+    device's address in a plan."""
+    first = value >> 24
+    return first not in (0, 127) and first < 224 and value >> 16 != 0xA9FE
+
+
 def _norm(text: str | None) -> str:
     return " ".join(str(text or "").split()).casefold()
 
@@ -315,7 +322,7 @@ class _Compare:
     def place(self, asset: Asset) -> _Placed | None:
         plan = self.plan
         site = plan.site_named(asset.site) if asset.site else None
-        values = [(ip, v) for ip in asset.ips if (v := _value(ip)) is not None]
+        values = [(ip, v) for ip in asset.ips if (v := _value(ip)) is not None and _unicast(v)]
         first: tuple[str | None, int | None] = (asset.ips[0] if asset.ips else None, None)
         if site is None:
             for ip, value in values:
@@ -325,8 +332,8 @@ class _Compare:
         else:
             first = next(((ip, v) for ip, v in values if plan.site_of(v) == site), first)
         if site is None:
-            if not asset.ips and asset.site is None:
-                self.without_ip += 1
+            if not values and asset.site is None:
+                self.without_ip += 1  # IPv6 only, multicast, link-local: no plan address
                 return None
             said = (
                 f"site_name {asset.site!r} is no site of the inventory and " if asset.site else ""
@@ -511,7 +518,10 @@ def compare(
     if cmp.other_sites:
         notes.append(f"{cmp.other_sites} asset(s) of other sites than {site} not compared")
     if cmp.without_ip:
-        notes.append(f"{cmp.without_ip} asset(s) without an IP address nor site not compared")
+        notes.append(
+            f"{cmp.without_ip} asset(s) with neither a unicast IPv4 address (only IPv6, "
+            "multicast, link-local or none) nor a site: not compared"
+        )
     if not site:
         unseen = [s for s in inv.sites() if s not in sites]
         if unseen:
