@@ -22,16 +22,29 @@ from plantctl.model.inventory import (
     is_tool_file,
     kind_for,
 )
+from plantctl.model.parse_cache import ParseCache, blob_id
 from plantctl.model.sources import DirectorySource, Source
 
 
-def load(source: Source | Path | str, schema_root: Path | None = None) -> Inventory:
-    """Load and check an inventory. Raises InvalidInput listing every problem found."""
+def load(
+    source: Source | Path | str,
+    schema_root: Path | None = None,
+    *,
+    cache: ParseCache | bool | None = True,
+) -> Inventory:
+    """Load and check an inventory. Raises InvalidInput listing every problem found.
+
+    Files that parsed and passed their schema before are taken from the parse cache
+    (model/parse_cache.py; `cache=False` reads without it); every check after that runs."""
     if not hasattr(source, "files"):
         source = DirectorySource(Path(source))
     source = cast(Source, source)  # a Source now: it has files() (a path was opened above)
     if schema_root is None:
         schema_root = schemas.schema_dir(Path(getattr(source, "root", default_root())))
+    if cache is True:
+        cache = ParseCache.open(schema_root)
+    elif cache is False:
+        cache = None
     problems: list[Problem] = []
     documents: dict[str, Document] = {}
     records: dict[str, dict[str, Record]] = {kind: {} for kind in KINDS}
@@ -76,7 +89,12 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
         try:
             raw = source.read(rel)
             text = raw.decode("utf-8")
-            doc = parse(text, shown, memo)
+            blob = blob_id(raw) if cache else ""
+            hit = cache.get(blob, fk.schema) if cache else None
+            if hit is not None:
+                doc = Document(shown, hit[0], hit[1], text)
+            else:
+                doc = parse(text, shown, memo)
         except UnicodeDecodeError as exc:
             problems.append(
                 Problem(
@@ -92,10 +110,13 @@ def load(source: Source | Path | str, schema_root: Path | None = None) -> Invent
             problems.extend(exc.problems)
             continue
         documents[shown] = doc
-        found = schemas.validate(doc, fk.schema, schema_root)
-        if found:
-            problems.extend(found)
-            continue
+        if hit is None:
+            found = schemas.validate(doc, fk.schema, schema_root)
+            if found:
+                problems.extend(found)
+                continue
+            if cache:
+                cache.put(blob, fk.schema, doc.data, doc.tree)
         site = rel.split("/")[1] if rel.startswith("sites/") else None
         problems.extend(_collect(doc, fk, site, records))
 
