@@ -188,3 +188,6 @@ test: setup lint policy audit pytest  ## everything CI runs
 .PHONY: bench-drift
 bench-drift: setup-venv  ## drift of a 50k-device inventory against a 50k-asset export (time, memory)
 	$(PY) bench/drift.py
+
+bench-pr: setup-venv setup-tools  ## pull requests at 5k and 50k devices: one device cold/warm, one site, global (issue 15)
+	$(PY) bench/pr.py

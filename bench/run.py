@@ -54,9 +54,9 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _run_sampled(cmd: list[str]) -> tuple[int, int]:
+def _run_sampled(cmd: list[str], **popen) -> tuple[int, int]:
     """Run cmd; return its exit code and the peak of (its RSS + its children's), sampled."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
     peak = 0
     while proc.poll() is None:
         pids = [proc.pid, *_children(proc.pid)]
