@@ -200,7 +200,7 @@ _TABLES = {
     "teams": "team", "people": "person", "roles": "role", "glossary": "term",
     "data_classes": "data_class", "sites": "site", "zones": "zone", "conduits": "conduit",
     "machines": "machine", "gateways": "gateway", "collectors": "collector", "grants": "grant",
-    "protocols": "protocol", "devices": "device", "waivers": "waiver",
+    "protocols": "protocol", "devices": "device", "waivers": "waiver", "goals": "goal",
 }  # fmt: skip
 
 
@@ -225,8 +225,8 @@ def _fixture_inventory(base: dict) -> Inventory:
                 data["services"] = [
                     {k: v for k, v in s.items() if k != "apps"} for s in item["services"]
                 ]
-            if kind == "grant":
-                data["site"] = item["site"]  # a field of the grant itself
+            if kind in ("grant", "goal"):
+                data["site"] = item["site"]  # a field of the grant (goal) itself
             site = item.get("site") if kind in _SITE_KINDS else None
             records[kind][key] = Record(kind, key, data, doc, (i,), site)
     for name, kind in (("training", "training"), ("bindings", "binding")):

@@ -467,6 +467,64 @@ VARIATIONS = [
         "stopped, alarm, offline), read from its controller.\n    agreed_by: [it-network]",
         "    agreed_by: [it-network]",
     ),
+    # Goals
+    Variation(
+        "GOL-001",
+        "goals.yaml",
+        "      - {team: it-network, person: dokafor, date: 2026-04-02}\n"
+        "    review: {cadence: weekly}\n  - id: rw-production-reporting",
+        "    review: {cadence: weekly}\n  - id: rw-production-reporting",
+        "    agreed_by:",
+        after="  - id: rw-downtime",
+    ),
+    Variation(
+        "GOL-002",
+        "goals.yaml",
+        "      - {team: plant-management, person: hpark, date: 2026-04-09}\n",
+        "",
+        "    agreed_by:",
+        after="  - id: rw-compressor-energy",
+    ),
+    Variation(
+        "GOL-003",
+        "sites/ridgeway/collectors.yaml",
+        "serves: [rw-downtime, rw-compressor-energy]",
+        "serves: []",
+        "serves: []",
+    ),
+    Variation(
+        "GOL-004",
+        "sites/ridgeway/collectors.yaml",
+        "serves: [rw-downtime, rw-compressor-energy]",
+        "serves: [rw-compressor-energy]",
+        "{name: running,",
+    ),
+    Variation(
+        "GOL-005",
+        "sites/ridgeway/site.yaml",
+        "    goals: [rw-downtime, rw-production-reporting, rw-compressor-energy]\n",
+        "",
+        "  pilot:",
+    ),
+    Variation(
+        "GOL-006",
+        "goals.yaml",
+        "      machines: [rw-comp-01]\n",
+        "      machines: [rw-press-01]\n",
+        "    metric:",
+        after="  - id: rw-compressor-energy",
+        code=0,
+        level="warnings",
+    ),
+    # A goal named by a collector exists, at its site: the loader refuses it first (exit 2).
+    Variation(
+        "INV-REF",
+        "sites/ridgeway/collectors.yaml",
+        "serves: [rw-downtime, rw-compressor-energy]",
+        "serves: [rw-downtime, rw-energy-use]",
+        "serves: [rw-downtime, rw-energy-use]",
+        code=2,
+    ),
     # Phases
     Variation(
         "PHA-001",

@@ -52,6 +52,7 @@ TABLES = {
     "people": "person",
     "roles": "role",
     "glossary": "term",
+    "goals": "goal",
     "data_classes": "data_class",
     "sites": "site",
     "zones": "zone",

@@ -12,6 +12,7 @@ names := {
 	"collectors",
 	"data_access",
 	"glossary",
+	"goals",
 	"ownership",
 	"phases",
 	"remote_access",

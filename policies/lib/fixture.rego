@@ -81,7 +81,7 @@ site := {
 	"id": "north", "site": "north", "name": "North plant", "phase": "pilot", "supernet": "10.1.0.0/16",
 	"timezone": "Europe/Berlin", "maintenance_windows": [],
 	"survey": {"date": "2026-03-01", "attendees": ["olga", "max", "nora", "vic"]},
-	"pilot": {"machines": ["m1", "m2"]},
+	"pilot": {"machines": ["m1", "m2"], "goals": ["g-status", "g-count"]},
 	"signoffs": [
 		{"phase": "pilot", "team": "it-net", "person": "nora", "date": "2026-04-01"},
 		{"phase": "pilot", "team": "ops", "person": "olga", "date": "2026-04-01"},
@@ -173,6 +173,7 @@ machines := {
 collectors := {
 	"c1": {
 		"id": "c1", "gateway": "gw1", "protocol": "modbus-tcp", "machine": "m1", "site": "north",
+		"serves": ["g-status"],
 		"signals": [{
 			"name": "status", "data_class": "machine-status", "meaning": "machine-status", "interval_s": 1,
 			"modbus": {"function": 3, "address": 0},
@@ -180,6 +181,7 @@ collectors := {
 	},
 	"c2": {
 		"id": "c2", "gateway": "gw1", "protocol": "opcua", "machine": "m2", "site": "north",
+		"serves": ["g-status", "g-count"],
 		"signals": [
 			{
 				"name": "status", "data_class": "machine-status", "meaning": "machine-status", "interval_s": 1,
@@ -190,6 +192,36 @@ collectors := {
 				"interval_s": 10, "opcua": {"node_id": "ns=2;s=Count", "operation": "read"},
 			},
 		],
+	},
+}
+
+# Two goals agreed by IT and operations; the one with a budget by management too.
+goals := {
+	"g-status": {
+		"id": "g-status", "site": "north", "statement": "Live status of both machines",
+		"metric": {"meaning": "machine-status", "unit": "min", "machines": ["m1", "m2"]},
+		"data_classes": ["machine-status"],
+		"baseline": {"value": 0, "period": {"start": "2026-01-01", "end": "2026-03-31"}},
+		"target": {"value": 100, "period": {"start": "2026-04-01", "end": "2026-06-30"}},
+		"owners": ["ops", "it-net"], "sponsors": ["mgmt"],
+		"agreed_by": [
+			{"team": "ops", "person": "olga", "date": "2026-04-01"},
+			{"team": "it-net", "person": "nora", "date": "2026-04-01"},
+		],
+		"review": {"cadence": "weekly"},
+	},
+	"g-count": {
+		"id": "g-count", "site": "north", "statement": "Parts counted by the mill",
+		"metric": {"meaning": "production-count", "unit": "parts", "machines": ["m2"]},
+		"baseline": {"value": 1000, "period": {"start": "2026-01-01", "end": "2026-03-31"}},
+		"target": {"value": 1100, "period": {"start": "2026-04-01", "end": "2026-06-30"}},
+		"owners": ["ops", "it-net"], "sponsors": ["mgmt"], "budget": {"amount": 5000, "currency": "EUR"},
+		"agreed_by": [
+			{"team": "ops", "person": "olga", "date": "2026-04-01"},
+			{"team": "it-net", "person": "nora", "date": "2026-04-01"},
+			{"team": "mgmt", "person": "mia", "date": "2026-04-01"},
+		],
+		"review": {"cadence": "monthly"},
 	},
 }
 
@@ -260,6 +292,7 @@ base := {
 	"training": sort(training),
 	"bindings": sort(bindings),
 	"glossary": glossary,
+	"goals": goals,
 	"data_classes": data_classes,
 	"sites": {"north": site},
 	"zones": zones,

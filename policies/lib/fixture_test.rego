@@ -5,7 +5,7 @@ import data.plant.lib.fixture
 test_base_is_shaped_like_facts if {
 	object.keys(fixture.base) == {
 		"schema_version", "now", "responsibilities", "teams", "people", "roles", "ownership", "owners",
-		"training", "bindings", "glossary", "data_classes", "sites", "zones", "conduits", "machines",
+		"training", "bindings", "glossary", "goals", "data_classes", "sites", "zones", "conduits", "machines",
 		"gateways", "collectors", "grants", "devices_by_address", "protocols", "devices", "waivers", "attack_paths",
 	}
 	count(fixture.base.responsibilities) == 11

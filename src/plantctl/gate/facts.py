@@ -67,6 +67,7 @@ def build(inv: Inventory, now: datetime | None = None) -> dict:
         "training": list(table("training").values()),
         "bindings": list(table("binding").values()),
         "glossary": table("term"),
+        "goals": table("goal"),
         "data_classes": table("data_class"),
         "sites": table("site"),
         "zones": zones,

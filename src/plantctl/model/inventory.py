@@ -38,6 +38,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("glossary.yaml", "glossary", "term", "terms", required=True),
     FileKind("data_classes.yaml", "data_classes", "data_class", "classes", required=True),
     FileKind("protocols.yaml", "protocols", "protocol", "protocols", required=True),
+    FileKind("goals.yaml", "goals", "goal", "goals"),
     FileKind("access/grants.yaml", "grants", "grant", "grants"),
     FileKind("waivers.yaml", "waivers", "waiver", "waivers"),
     FileKind("sites/*/site.yaml", "site", "site", "site"),

@@ -29,6 +29,7 @@ def check(inv: Inventory) -> list[Problem]:
         _collectors,
         _grants,
         _waivers,
+        _goals,
     ):
         problems.extend(check_one(inv))
     return problems
@@ -421,4 +422,91 @@ def _waivers(inv: Inventory) -> Iterator[Problem]:
             "approver",
             "add the person to org/people.yaml or fix the login",
             "approver",
+        )
+
+
+def _goals(inv: Inventory) -> Iterator[Problem]:
+    """A goal's site, machines, lines, teams, people and glossary terms exist; what names a goal
+    (a collector's serves, a pilot's goals) names one of its own site."""
+    fix_person = "add the person to org/people.yaml or fix the login"
+    fix_team = "name a team from org/teams.yaml"
+    for rec in inv.of("goal").values():
+        data = rec.data
+        site = data["site"]
+        yield from _need(inv, rec, "site", site, "site", "use a site id from sites/", "site")
+        metric = data["metric"]
+        for field, terms in (("meaning", [metric["meaning"]]), ("from", metric.get("from", []))):
+            for i, term in enumerate(terms):
+                at: tuple[str | int, ...] = (
+                    ("metric", field)
+                    if field == "meaning"
+                    else (
+                        "metric",
+                        field,
+                        i,
+                    )
+                )
+                yield from _need(
+                    inv, rec, "term", term, "glossary term", "use a term id of glossary.yaml", *at
+                )
+        for i, machine in enumerate(metric.get("machines", [])):
+            m = inv.get("machine", machine)
+            if m is None or m.site != site:
+                yield _missing(
+                    rec,
+                    f"machine of {site}",
+                    machine,
+                    f"list machines from sites/{site}/machines.yaml",
+                    "metric",
+                    "machines",
+                    i,
+                )
+        lines = {m.data.get("line") for m in inv.site_objects("machine", site)}
+        for i, line in enumerate(metric.get("lines", [])):
+            if line not in lines:
+                yield _missing(
+                    rec,
+                    f"line of {site}",
+                    line,
+                    f"use a line of a machine in sites/{site}/machines.yaml",
+                    "metric",
+                    "lines",
+                    i,
+                )
+        for i, data_class in enumerate(data.get("data_classes", [])):
+            yield from _need(
+                inv,
+                rec,
+                "data_class",
+                data_class,
+                "data class",
+                "use a class id of data_classes.yaml",
+                "data_classes",
+                i,
+            )
+        for key in ("owners", "sponsors"):
+            for i, team in enumerate(data[key]):
+                yield from _need(inv, rec, "team", team, "team", fix_team, key, i)
+        for i, agreed in enumerate(data["agreed_by"]):
+            yield from _need(
+                inv, rec, "team", agreed["team"], "team", fix_team, "agreed_by", i, "team"
+            )
+            yield from _need(
+                inv, rec, "person", agreed["person"], "person", fix_person, "agreed_by", i, "person"
+            )
+    for rec in inv.of("collector").values():
+        for i, goal in enumerate(rec.data.get("serves", [])):
+            yield from _goal_of_site(inv, rec, goal, cast(str, rec.site), "serves", i)
+    for site, rec in inv.of("site").items():
+        for i, goal in enumerate(rec.data.get("pilot", {}).get("goals", [])):
+            yield from _goal_of_site(inv, rec, goal, site, "pilot", "goals", i)
+
+
+def _goal_of_site(
+    inv: Inventory, rec: Record, goal: str, site: str, *sub: str | int
+) -> Iterator[Problem]:
+    found = inv.get("goal", goal)
+    if found is None or found.data["site"] != site:
+        yield _missing(
+            rec, f"goal of {site}", goal, f"use a goal id of {site} from goals.yaml", *sub
         )
