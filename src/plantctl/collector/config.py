@@ -63,6 +63,23 @@ def class_subscription(site: str, data_class: str) -> str:
     return topic(topic_prefix(site, "+", "+"), data_class, "+")
 
 
+# A gateway's own health: `<site>/_health/<gateway>`, retained, with the offline will. Three
+# levels where signals have five, and `_health` is never a zone (ids start with a letter), so
+# the topic cannot be any machine's. Read by roles that view the data class HEALTH_CLASS.
+HEALTH_LEVEL = "_health"
+HEALTH_CLASS = "gateway-health"
+
+
+def health_topic(site: str, gateway: str) -> str:
+    """`<site>/_health/<gateway>`: the retained health of one gateway's collector."""
+    return "/".join((site, HEALTH_LEVEL, gateway))
+
+
+def health_subscription(site: str) -> str:
+    """`<site>/_health/+`: the health of every gateway of a site."""
+    return health_topic(site, "+")
+
+
 _NODE_ID = re.compile(r"^ns=[0-9]+;[isgb]=.+$")
 PAYLOADS = ("json", "sparkplug-b")
 # A Sparkplug group id is one topic level: no '/', and no MQTT wildcard ('#', '+').
@@ -166,9 +183,14 @@ class Config:
     source_file: str = field(default="<memory>", compare=False)
     payload: str = "json"  # json | sparkplug-b
     sparkplug_group: str = ""  # the Sparkplug group id (sparkplug-b only)
+    health: bool = False  # publish its own health on health_topic (retained, offline will)
 
     def signal_count(self) -> int:
         return sum(len(s.signals) for s in self.sources)
+
+    @property
+    def health_topic(self) -> str:
+        return health_topic(self.site, self.gateway)
 
 
 def load(path: str | Path) -> Config:
@@ -233,6 +255,7 @@ def parse(data: Any, where: str = "<config>") -> Config:
             problems.append(f"{name}: {value!r} is not an id")
     payload = need(data, "payload", str, "config", required=False) or "json"
     group = need(data, "sparkplug_group", str, "config", required=False) or (site or "")
+    health = need(data, "health", bool, "config", required=False) or False
     if payload not in PAYLOADS:
         problems.append(f"payload: {payload!r} is not one of {', '.join(PAYLOADS)}")
     if payload == "sparkplug-b" and not _SPARKPLUG_GROUP.match(group):
@@ -243,7 +266,16 @@ def parse(data: Any, where: str = "<config>") -> Config:
     if problems or broker is None:  # no broker is one of the problems
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return Config(
-        site, gateway, broker, tuple(sources), state_dir, max_inflight, where, payload, group
+        site,
+        gateway,
+        broker,
+        tuple(sources),
+        state_dir,
+        max_inflight,
+        where,
+        payload,
+        group,
+        health,
     )
 
 
@@ -483,6 +515,8 @@ def to_dict(config: Config) -> dict:
     extra: dict[str, Any] = {}
     if config.payload != "json":
         extra = {"payload": config.payload, "sparkplug_group": config.sparkplug_group}
+    if config.health:
+        extra["health"] = True
     return {
         "version": VERSION,
         "site": config.site,

@@ -9,11 +9,19 @@ and pops are atomic), so no lock is held across paho calls.
 With `payload: sparkplug-b` an EdgeNode (sparkplug.py) turns each spooled sample into DDATA;
 on every connection the NBIRTH and DBIRTHs go out before any data, NDEATH is the will, and an
 NCMD asking for a rebirth publishes the births again.
+
+With a `health_topic` the collector's own health (service.py) is published there, retained, on
+every connection and whenever the service hands a new one over; the will of a JSON gateway is a
+retained `{"state": "offline"}` on that topic, so a gateway that vanishes reads as offline
+(a Sparkplug gateway's will stays its NDEATH: MQTT has one will per connection). A clean stop
+publishes the offline state itself (a clean disconnect sends no will).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import json
 import logging
 import ssl
 import threading
@@ -35,6 +43,7 @@ class Publisher:
         spool_path: Path,
         window: int = 200,
         node: sparkplug.EdgeNode | None = None,
+        health_topic: str | None = None,
     ):
         import paho.mqtt.client as mqtt
 
@@ -53,6 +62,10 @@ class Publisher:
         self.node = node
         self.births = 0  # Sparkplug: how many times NBIRTH was published
         self._order = threading.Lock()  # births and data leave in order (sequence numbers)
+        self.health_topic = health_topic
+        self._gateway = health_topic.rsplit("/", 1)[-1] if health_topic else broker.client_id
+        self._health: dict = {"gateway": self._gateway, "state": "online"}
+        self.health_published = 0
 
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -77,6 +90,8 @@ class Publisher:
         if node is not None:
             client.will_set(*node.death(), qos=1, retain=False)
             client.message_callback_add(node.topic("NCMD"), self._on_command)
+        elif health_topic is not None:
+            client.will_set(health_topic, self._offline("will"), qos=1, retain=True)
         self._client = client
 
     # paho callbacks (network thread) ----------------------------------------------------------
@@ -93,6 +108,7 @@ class Publisher:
             client.subscribe(self.node.topic("NCMD"), qos=1)
             self._birth()
         self._connected.set()
+        self._send_health()
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -149,8 +165,34 @@ class Publisher:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=10)
+        if self.health_topic is not None and self.connected:
+            info = self._client.publish(
+                self.health_topic, self._offline("stopped"), qos=1, retain=True
+            )
+            with contextlib.suppress(RuntimeError, ValueError):  # the connection went meanwhile
+                info.wait_for_publish(timeout=2)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def publish_health(self, health: dict) -> None:
+        """The collector's current health, retained on the health topic (when connected; the
+        next connection publishes the latest)."""
+        self._health = {**health, "state": "online"}
+        self._send_health()
+
+    def _send_health(self) -> None:
+        if self.health_topic is None or not self.connected:
+            return
+        body = json.dumps(self._health, sort_keys=True, separators=(",", ":"))
+        self._client.publish(self.health_topic, body, qos=1, retain=True)
+        self.health_published += 1
+
+    def _offline(self, reason: str) -> str:
+        return json.dumps(
+            {"gateway": self._gateway, "state": "offline", "reason": reason, "ts": time.time()},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
     def wake(self) -> None:
         """New samples are in the spool."""

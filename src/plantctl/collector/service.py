@@ -1,5 +1,9 @@
 """The collector service: samplers for every source, the spool, the publisher, a status file.
 
+With `health: true` (rendered when the inventory has the health data class) its health
+(sources, last good read per signal, read errors, backlog, its clock) is published retained on
+`<site>/_health/<gateway>` every HEALTH_EVERY_S (publisher.py; the will says offline).
+
 Runs until asked to stop (SIGTERM from systemd). A ReadOnlyViolation anywhere stops the whole
 service with an error: a collector that tried to write is broken and must not keep running.
 """
@@ -22,6 +26,10 @@ from plantctl.collector.spool import Spool
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 2.0
+HEALTH_EVERY_S = 10.0
+# A source is failing when it has read nothing for this many of its longest intervals (the
+# glossary's offline device: three intervals without an answer).
+FAILING_AFTER_INTERVALS = 3
 # How long stopping may take before the collector gives up on a source and exits anyway
 # (systemd's TimeoutStopSec for the unit is longer). Samples are already in the spool.
 STOP_GRACE_S = 5.0
@@ -37,11 +45,59 @@ class Collector:
         self.publisher: Publisher | None = None
         self._spool: Spool | None = None
         self.started = time.time()
+        self.health_every_s = HEALTH_EVERY_S
+        self.last_read: dict[str, dict[str, float]] = {}  # source id -> topic -> ts
+        self._health_at = 0.0
 
     def _sink(self, items) -> None:
         # Sources run (and call this) only once run() has made the spool and the publisher.
         cast(Spool, self._spool).add(items)
         cast(Publisher, self.publisher).wake()
+
+    def _sink_of(self, source_id: str):
+        reads = self.last_read.setdefault(source_id, {})
+
+        def sink(items) -> None:
+            for topic, fields in items:
+                reads[topic] = fields["ts"]
+            self._sink(items)
+
+        return sink
+
+    def health(self, now: float | None = None) -> dict:
+        """What the health topic says: per source its machine, samples, read errors, whether
+        it is failing and the last good read of each signal; the backlog and this clock."""
+        now = time.time() if now is None else now
+        pub = self.publisher
+        sources = {}
+        for r in self.runners:
+            reads = self.last_read.get(r.source.id, {})
+            last = max(reads.values(), default=None)
+            longest = max((s.interval_s for s in r.source.signals), default=1.0)
+            since = last if last is not None else self.started
+            sources[r.source.id] = {
+                "machine": r.source.machine,
+                "samples": r.samples,
+                "read_errors": r.read_errors,
+                "last_read": last,
+                "failing": now - since > FAILING_AFTER_INTERVALS * longest,
+                "signals": {t: reads.get(t) for t in (r.source.topic(s) for s in r.source.signals)},
+            }
+        return {
+            "gateway": self.config.gateway,
+            "site": self.config.site,
+            "ts": round(now, 3),
+            "started": round(self.started, 3),
+            "sources": sources,
+            "backlog": self._spool.backlog() if self._spool else 0,
+            "published": pub.published if pub else 0,
+            "broker_error": pub.last_error if pub else None,
+        }
+
+    def publish_health(self) -> None:
+        if self.publisher is not None:
+            self.publisher.publish_health(self.health())
+            self._health_at = time.monotonic()
 
     def status(self) -> dict:
         pub = self.publisher
@@ -73,10 +129,18 @@ class Collector:
             log.info("%d samples from an earlier run are waiting to be published", backlog)
         node = EdgeNode(self.config) if self.config.payload == "sparkplug-b" else None
         self.publisher = Publisher(
-            self.config.broker, self.spool_path, self.config.max_inflight, node=node
+            self.config.broker,
+            self.spool_path,
+            self.config.max_inflight,
+            node=node,
+            health_topic=self.config.health_topic if self.config.health else None,
         )
+        self.runners = [
+            runner_for(s, self._sink_of(s.id), self.config.gateway) for s in self.config.sources
+        ]
+        if self.config.health:
+            self.publisher.publish_health(self.health())  # the first connection's message
         self.publisher.start()
-        self.runners = [runner_for(s, self._sink, self.config.gateway) for s in self.config.sources]
         tasks = [asyncio.create_task(r.run(), name=r.source.id) for r in self.runners]
         stopper = asyncio.create_task(stop.wait(), name="stop")
         log.info(
@@ -91,6 +155,8 @@ class Collector:
                     [*tasks, stopper], timeout=STATUS_EVERY_S, return_when=asyncio.FIRST_COMPLETED
                 )
                 self.write_status()
+                if self.config.health and time.monotonic() - self._health_at >= self.health_every_s:
+                    self.publish_health()
                 if stopper in done:
                     break
                 for task in done:

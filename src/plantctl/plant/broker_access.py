@@ -12,6 +12,12 @@ and NDEATH of their gateway, DBIRTH, DDATA and DDEATH of their own devices, and 
 gateway's NCMD (a rebirth request). A role may subscribe to the devices of the data classes it
 views, by name, and to the NBIRTH/NDEATH of those devices' gateways (state, no values).
 
+Health (collector/service.py): once the inventory has the data class `gateway-health`
+(config.HEALTH_CLASS: its owner, retention and viewers agreed like any other class), every
+collector may also write its gateway's retained health topic `<site>/_health/<gateway>` (the
+will says offline), and a role that views that class may read `<site>/_health/+`. Without the
+class no account may touch the health topics (the broker drops what a collector publishes there).
+
 Accounts are named `collector.<id>` and `role.<id>`: the dot cannot occur in an inventory id, so a
 collector can never be confused with a role. Clients authenticate with a TLS client certificate
 whose common name is the account name (Mosquitto `use_identity_as_username`).
@@ -131,6 +137,17 @@ def sparkplug_topics(inv: Inventory, collector: dict, site: str, group: str):
     return tuple(write), (node.format("NCMD"),)
 
 
+def health_adopted(inv: Inventory) -> bool:
+    """Whether the inventory declares the health data class (who owns and views gateway health)."""
+    return inv.get("data_class", config.HEALTH_CLASS) is not None
+
+
+def health_topic(collector: dict, site: str) -> str:
+    return config.health_topic(
+        tokens.ident(site, "site id"), tokens.ident(collector["gateway"], "gateway id")
+    )
+
+
 def viewable_classes(inv: Inventory, role_id: str) -> tuple[str, ...]:
     return tuple(
         sorted(
@@ -161,6 +178,8 @@ def build(inv: Inventory, site: str) -> BrokerAccess:
             for dev in sparkplug_devices(inv, rec.data, site):
                 cls = dev.split(".", 1)[1]
                 sparkplug.setdefault(cls, []).append((group, rec.data["gateway"], dev))
+        if health_adopted(inv):
+            write = (*write, health_topic(rec.data, site))
         accounts.append(
             Account(collector_account(rec.key), "collector", rec.key, read=read, write=write)
         )
@@ -169,8 +188,12 @@ def build(inv: Inventory, site: str) -> BrokerAccess:
         if not classes:
             continue
         subscribed = [
-            config.class_subscription(tokens.ident(site), tokens.ident(c)) for c in classes
+            config.class_subscription(tokens.ident(site), tokens.ident(c))
+            for c in classes
+            if c != config.HEALTH_CLASS
         ]
+        if config.HEALTH_CLASS in classes:
+            subscribed.append(config.health_subscription(tokens.ident(site)))
         for group, gateway, dev in sorted({d for c in classes for d in sparkplug.get(c, [])}):
             subscribed.append(f"{SPARKPLUG}/{group}/+/{gateway}/{dev}")
             for kind in ("NBIRTH", "NDEATH"):

@@ -91,6 +91,8 @@ def render(
         },
         "sources": sources(inv, gateway),
     }
+    if broker_access.health_adopted(inv):  # the broker lets it write its health topic
+        doc["health"] = True
     if gw.data.get("payload", "json") != "json":
         doc["payload"] = gw.data["payload"]
         doc["sparkplug_group"] = gw.data.get("sparkplug_group", gw.site)
