@@ -23,6 +23,7 @@ Every mismatch names the policy whose promise it breaks. Nothing here changes th
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -44,6 +45,8 @@ from plantctl.plant.segmentation import INTERNET, Segmentation
 
 TIMEOUT = 1.0
 PARALLEL = 8
+# The probe runs the same plantctl as its caller, wherever that is installed from.
+SRC = str(Path(__file__).resolve().parents[2])
 
 
 class VerifyError(RuntimeError):
@@ -64,6 +67,7 @@ class Probe:
     area: str  # segmentation | broker | bastion
     source: str  # host (namespace) the probe runs from, or the role
     src_zone: str
+    src_address: str
     dst_zone: str
     target: str  # tcp:addr:port, udp:addr:port, icmp:addr, class id, addr:port via a grant
     expected: bool  # should it pass (be delivered, be reached)?
@@ -217,6 +221,7 @@ def segmentation_probes(inv: Inventory, seg: Segmentation, all_hosts: list[Host]
             area="segmentation",
             source=src.name,
             src_zone=src.zone,
+            src_address=src.address,
             dst_zone=dst.zone,
             target=target,
             expected=rule is not None,
@@ -302,6 +307,10 @@ def run_segmentation(prefix: str, probes: list[Probe], timeout: float = TIMEOUT)
             [sys.executable, "-m", "plantctl.lab.verify_probe", "--timeout", str(timeout)],
             timeout=30 + rounds * timeout * 3,
             input=json.dumps(targets),
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
+            },
         )
         if done.returncode != 0:
             for p in mine:
@@ -411,6 +420,7 @@ def broker_probes(
                     area="broker",
                     source=role.username,
                     src_zone=src.zone,
+                    src_address=src.address,
                     dst_zone=access.zone,
                     target=cls,
                     expected=cls in viewable,
@@ -496,6 +506,7 @@ def grant_probes(
                     area="bastion",
                     source=f"{origins[0].name} as {rec.key} ({g['person']})",
                     src_zone=origins[0].zone,
+                    src_address=origins[0].address,
                     dst_zone=bastion_zone,
                     target=dest,
                     expected=expected,

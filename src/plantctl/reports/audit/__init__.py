@@ -33,13 +33,20 @@ from plantctl.reports.audit.tests import junit
 __all__ = ["OpaFailed", "build", "junit", "write"]
 
 
-def write(pack: dict, results_xml: str, output: Path) -> list[Path]:
-    """evidence.json, evidence.html and policy-tests.xml in output (each replaced whole)."""
+def write(pack: dict, results_xml: str, output: Path, inventory=None) -> list[Path]:
+    """evidence.json, evidence.html and policy-tests.xml in output (each replaced whole), and
+    with the inventory a zone-and-conduit diagram per site (zones-<site>.svg, linked from the
+    page; without Graphviz the page says why there is none)."""
+    from plantctl.reports import diagrams
+
     output.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
+    notes: list[str] = []
+    if inventory is not None:
+        written, notes = diagrams.write_svgs(inventory, output)
     for name, text in (
         ("evidence.json", json.dumps(pack, indent=2) + "\n"),
-        ("evidence.html", render_html(pack)),
+        ("evidence.html", render_html(pack, [p.name for p in written], notes)),
         ("policy-tests.xml", results_xml),
     ):
         written.append(atomic.write_text(output / name, text))

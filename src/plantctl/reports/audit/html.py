@@ -35,7 +35,24 @@ def _tests_cell(tests: list[dict]) -> str:
     return f"<ul>{items}</ul>"
 
 
-def render_html(pack: dict) -> str:
+def _diagrams(files: list[str], notes: list[str]) -> list[str]:
+    """The zone-and-conduit diagrams beside the page, linked (and shown)."""
+    if not files and not notes:
+        return []
+    out = ['<h2 id="zones">Zones and conduits</h2>']
+    out += [f'<p class="small">{_e(n)}</p>' for n in notes]
+    for name in files:
+        out.append(
+            f'<p><a href="{_e(name)}">{_e(name)}</a></p>'
+            f'<p><a href="{_e(name)}"><img alt="{_e(name)}" src="{_e(name)}" '
+            'style="max-width:100%"></a></p>'
+        )
+    return out
+
+
+def render_html(
+    pack: dict, diagrams: list[str] | None = None, diagram_notes: list[str] | None = None
+) -> str:
     rules = {r["id"]: r for r in pack["rules"]}
     rev = pack["revision"]
     tests = pack["tests"]
@@ -81,6 +98,7 @@ def render_html(pack: dict) -> str:
             )
     out.append("</tbody></table>")
 
+    out += _diagrams(diagrams or [], diagram_notes or [])
     out.append('<h2 id="gaps">Rules without tests or without a control</h2>')
     if pack["gaps"]:
         out.append("<ul>" + "".join(f"<li>{_e(g)}</li>" for g in pack["gaps"]) + "</ul>")

@@ -4,6 +4,7 @@ changed, and the details."""
 from __future__ import annotations
 
 from plantctl.gate.check import Report
+from plantctl.reports.diagrams import conduit_changes_flowchart
 
 PATHS_SHOWN = 20  # attack paths listed per direction in the comment
 
@@ -59,6 +60,11 @@ def render(report: Report) -> str:
                 out.append(f"| {c.op} | {c.kind} | {_cell(c.id)} | `{_cell(c.file)}:{c.line}` |")
         else:
             out.append("No inventory objects changed.")
+        flowchart = conduit_changes_flowchart(report.changes)
+        if flowchart:
+            # Labels are escaped (diagrams._mq): no backquote can close the fence.
+            out.append("\n**Conduits changed** (the zones they join; dotted: removed):\n")
+            out.append("```mermaid\n" + flowchart + "```")
         for title, routes in (
             ("Attack paths opened", report.paths_opened),
             ("Attack paths closed", report.paths_closed),

@@ -25,9 +25,17 @@ from plantctl.reports.governance.review import Review, build
 __all__ = ["Review", "_period", "build", "render_html", "render_markdown", "write"]
 
 
-def write(review: Review, output: Path) -> list[Path]:
+def write(review: Review, output: Path, repo: Path | None = None) -> list[Path]:
+    """review.md, review.html and their charts in output; with the repository, a
+    zone-and-conduit diagram per site of the head's inventory too (zones-<site>.svg)."""
     output.mkdir(parents=True, exist_ok=True)
     images = charts(review, output)
+    if repo is not None:
+        from plantctl.reports import diagrams
+        from plantctl.reports.governance.history import _load_at
+
+        svgs, _ = diagrams.write_svgs(_load_at(repo, review.head), output)
+        images.update({p.stem: p for p in svgs})
     written = list(images.values())
     for name, text in (
         ("review.md", render_markdown(review, images)),
