@@ -154,7 +154,7 @@ policy: setup-venv setup-tools  ## policies: opa fmt/check, regal, opa test --co
 	opa check --strict --schema policies/schema policies
 	regal lint policies
 	@mkdir -p $(POLICY_STATE)
-	opa test --coverage --format json policies > $(POLICY_STATE)/coverage.json
+	opa test --timeout 60s --coverage --format json policies > $(POLICY_STATE)/coverage.json
 	$(PY) tools/policy_coverage.py $(POLICY_COVERAGE) < $(POLICY_STATE)/coverage.json
 	$(PY) tools/policy_table.py --check policies/README.md
 	plantctl facts --now $(POLICY_NOW) > $(POLICY_STATE)/facts.json

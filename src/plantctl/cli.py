@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="add a drift section: the head's inventory against this monitoring export",
     )
+    p.add_argument(
+        "--plant",
+        type=Path,
+        help="add device health, data accuracy and goal progress from this snapshot "
+        "(plantctl plant snapshot)",
+    )
     p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("plan-check", help="check a stack's `pulumi preview --json` (exit 0-3)")
@@ -228,6 +234,28 @@ def build_parser() -> argparse.ArgumentParser:
     from plantctl.reports import decision_record
 
     decision_record.add_parser(sub)
+
+    p = sub.add_parser("plant", help="the running plant: health snapshots")
+    plant_sub = p.add_subparsers(dest="plant_command", required=True, parser_class=_Parser)
+    snap = plant_sub.add_parser(
+        "snapshot",
+        help="gateways online/offline, failing sources, last good read per signal, backlog and "
+        "goal data of a site, as JSON (exit 0 healthy, 1 needs attention, 2 bad input)",
+    )
+    _inventory_arg(snap)
+    snap.add_argument("--site", required=True)
+    where = snap.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--from-file", type=Path, help="health messages: {topic: payload} or mosquitto_sub -v lines"
+    )
+    where.add_argument("--broker", help="HOST:PORT of the site broker (TLS, a role certificate)")
+    snap.add_argument("--ca", type=Path, help="--broker: the CA certificate")
+    snap.add_argument("--cert", type=Path, help="--broker: a role's client certificate")
+    snap.add_argument("--key", type=Path, help="--broker: its key")
+    snap.add_argument("--wait", type=float, default=3.0, help="--broker: seconds to listen")
+    snap.add_argument("--now", help="as of this RFC 3339 time (default: now)")
+    snap.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    snap.set_defaults(func=cmd_plant_snapshot)
     return parser
 
 
@@ -437,9 +465,16 @@ def cmd_review(args) -> int:
     if top.returncode != 0:
         print("plantctl review: not inside a git repository", file=sys.stderr)
         return EXIT_INVALID
+    from plantctl.reports import plant_health
+
+    try:
+        snapshot = plant_health.load(args.plant) if args.plant else None
+    except plant_health.SnapshotError as exc:
+        print(f"plantctl review: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     try:
         result = governance.build(
-            Path(top.stdout.strip()), args.since, now, args.until, args.drift_export
+            Path(top.stdout.strip()), args.since, now, args.until, args.drift_export, snapshot
         )
     except GitError as exc:
         print(f"plantctl review: {exc}", file=sys.stderr)
@@ -611,6 +646,31 @@ def cmd_import(args) -> int:
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK
+
+
+def cmd_plant_snapshot(args) -> int:
+    from plantctl.reports import plant_health
+
+    inv = _load(args)
+    now = parse_now(args.now)
+    try:
+        measured: dict = {}
+        if args.from_file:
+            messages, measured = plant_health.read_file(args.from_file)
+        else:
+            host, _, port = args.broker.rpartition(":")
+            if not (host and port.isdigit() and args.ca and args.cert and args.key):
+                raise plant_health.SnapshotError("--broker HOST:PORT needs --ca, --cert and --key")
+            messages = plant_health.from_broker(
+                host, int(port), args.site, ca=args.ca, cert=args.cert, key=args.key,
+                wait_s=args.wait,
+            )  # fmt: skip
+        snap = plant_health.snapshot(inv, args.site, messages, now, measured)
+    except plant_health.SnapshotError as exc:
+        print(f"plantctl plant snapshot: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    write_output(json.dumps(snap, indent=2, sort_keys=True) + "\n", args.output)
+    return EXIT_OK if plant_health.healthy(snap) else EXIT_VIOLATIONS
 
 
 def main(argv: list[str] | None = None) -> int:

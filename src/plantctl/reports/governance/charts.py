@@ -1,9 +1,11 @@
-"""The review's charts (devices per site over time, grant durations), PNG with matplotlib (Agg)."""
+"""The review's charts (devices per site over time, grant durations; with a plant snapshot, goal
+progress), PNG with matplotlib (Agg)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from plantctl.reports.governance import plant
 from plantctl.reports.governance.review import Review
 
 
@@ -45,4 +47,6 @@ def charts(review: Review, folder: Path) -> dict[str, Path]:
     out["grants"] = folder / "grant-durations.png"
     fig.savefig(out["grants"])
     plt.close(fig)
+    if review.plant is not None:
+        out.update(plant.chart(review.plant, folder))
     return out

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from plantctl.reports import drift as drift_report
+from plantctl.reports.governance import plant
 from plantctl.reports.governance.review import GRANT_DAYS, TRAINING_DAYS, Review
 
 
@@ -121,6 +122,7 @@ def _sections(review: Review) -> list[tuple[str, list[str], list[list[str]]]]:
             ],
         ),
         *_drift_section(review),
+        *(plant.sections(review.plant) if review.plant is not None else []),
     ]
 
 
@@ -181,6 +183,8 @@ def render_markdown(review: Review, images: dict[str, Path]) -> str:
         out += [f"## {title}", ""]
         if title.startswith("Remote-access grants") and "grants" in images:
             out += [f"![Grant durations]({images['grants'].name})", ""]
+        if title.startswith("Goal progress") and "goals" in images:
+            out += [f"![Goal progress]({images['goals'].name})", ""]
         if not rows:
             out += ["None.", ""]
             continue
@@ -217,6 +221,8 @@ def render_html(review: Review, images: dict[str, Path]) -> str:
         out.append(f"<h2 id='{slug}'>{e(title)}</h2>")
         if title.startswith("Remote-access grants"):
             out.append(img("grants", "Grant durations"))
+        if title.startswith("Goal progress"):
+            out.append(img("goals", "Goal progress"))
         if not rows:
             out.append("<p>None.</p>")
             continue

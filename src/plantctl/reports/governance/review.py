@@ -65,6 +65,9 @@ class Review:
     mismatched: list[dict] = field(default_factory=list)
     # plantctl drift of the head's inventory against a monitoring export (--drift-export).
     drift: drift_report.Result | None = None
+    # A snapshot of the running plant (plantctl plant snapshot; --plant): its sections
+    # (device health, data accuracy, goal progress) are governance/plant.py's.
+    plant: dict | None = None
 
 
 def _devices_per_site(inv: Inventory | None) -> dict[str, int]:
@@ -96,6 +99,7 @@ def build(
     now: datetime | None = None,
     until: str = "HEAD",
     drift_export: Path | None = None,
+    plant: dict | None = None,
 ) -> Review:
     now = now or datetime.now(UTC)
     head = changes.resolve(repo, until)
@@ -140,6 +144,7 @@ def build(
         gate_records=gate_records,
         mismatched=[g for g in gate_records if not g["matches"]],
         drift=drifted,
+        plant=plant,
     )
 
 
