@@ -91,7 +91,7 @@ def _site(index: int, devices: int) -> dict[str, str]:
     conduits.append(
         f"  - id: publish\n    from: supervisory\n    to: dmz\n"
         f"    destinations: [10.{octet}.210.10]\n    services: [{{protocol: tcp, port: 8883}}]\n"
-        f"    purpose: Gateways publish to the broker"
+        f"    purpose: Gateways publish to the broker\n    security_level_capability: 3"
     )
     site_yaml = (
         f"site:\n  id: {site}\n  name: Plant {index}\n  phase: operate\n"
