@@ -124,7 +124,7 @@ def test_the_snapshot_says_what_the_gateways_said(tmp_path, plantctl):
     gw = snap["gateways"]
     assert gw["gw-rw-01"]["state"] == "online"
     assert gw["gw-rw-01"]["sources_failing"] == ["col-rw-cnc-02"]
-    assert gw["gw-rw-01"]["backlog"] == 42 and gw["gw-rw-01"]["clock_offset_s"] == 2.0
+    assert gw["gw-rw-01"]["backlog"] == 42 and gw["gw-rw-01"]["health_age_s"] == -2.0
     assert gw["gw-rw-02"] == {"state": "offline", "reason": "will", "ts": AT - 300, "backlog": 0,
                               "sources_failing": [], "read_errors": {}}  # fmt: skip
     assert gw["gw-rw-03"]["state"] == "silent"

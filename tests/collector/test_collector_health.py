@@ -17,6 +17,7 @@ from plantctl.collector.service import FAILING_AFTER_INTERVALS, Collector
 from plantctl.configs import mosquitto
 from plantctl.model.loader import load
 from plantctl.plant import broker_access, collector_config
+from plantctl.reports import plant_health
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "ridgeway/_health/gw-rw-02"
@@ -68,6 +69,18 @@ def test_health_is_retained_and_the_will_says_offline(
     retained = _retained(broker, authority, TOPIC, "late-reader")
     assert retained["state"] == "online" and retained["gateway"] == "gw-rw-02"
     assert not any(s["failing"] for s in retained["sources"].values())
+
+    # plantctl plant snapshot --broker: the retained health, read with a certificate
+    cred = authority.issue("role.maintenance-technician")
+    messages = plant_health.from_broker(
+        "127.0.0.1", broker.port, "ridgeway", ca=authority.cert, cert=cred.cert, key=cred.key,
+        wait_s=1.5,
+    )  # fmt: skip
+    assert set(messages) == {TOPIC}
+    snap = plant_health.snapshot(load(ROOT / "inventory"), "ridgeway", messages)
+    assert snap["gateways"]["gw-rw-02"]["state"] == "online"
+    assert snap["gateways"]["gw-rw-01"]["state"] == "silent"  # not running in this test
+    assert -5 < snap["gateways"]["gw-rw-02"]["health_age_s"] < 30
 
     # abrupt end (no DISCONNECT): the broker publishes the will, retained
     assert proc.proc is not None

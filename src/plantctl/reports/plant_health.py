@@ -5,9 +5,11 @@
     plantctl plant snapshot --site ridgeway --broker HOST:PORT --ca ... --cert ... --key ...
 
 The snapshot (JSON) says per gateway whether it is online, offline (its will, or a clean stop) or
-silent (no health message at all), which sources are failing, the spool backlog and the clock
-offset; per signal of the inventory its last good read and whether it is stale (nothing for more
-than STALE_INTERVALS of its declared interval, or never read); per goal of the site its baseline,
+silent (no health message at all), which sources are failing, the spool backlog and the age of
+its last health by its own clock (`health_age_s`: the snapshot's time minus the health's `ts`;
+negative when the gateway's clock runs ahead, more than the health period when it went quiet);
+per signal of the inventory its last good read and whether it is stale (nothing for more than
+STALE_INTERVALS of its declared interval, or never read); per goal of the site its baseline,
 target and measured value (when the input carries one) and the signals that provide its metric.
 
 The input file is what the broker holds: a JSON object {topic: health payload}, optionally
@@ -192,7 +194,7 @@ def snapshot(
         if state != "online":
             entry["reason"] = health.get("reason", "")
         elif isinstance(health.get("ts"), int | float):
-            entry["clock_offset_s"] = round(float(health["ts"]) - at, 3)
+            entry["health_age_s"] = round(at - float(health["ts"]), 3)
         gateways[gw.key] = entry
     signals = {}
     for topic, sig in _signals(inv, site).items():

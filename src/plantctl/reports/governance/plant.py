@@ -29,7 +29,7 @@ def sections(snap: dict[str, Any]) -> list[Section]:
                 g["state"],
                 ", ".join(g.get("sources_failing", [])) or "none",
                 str(g.get("backlog", "")),
-                "" if g.get("clock_offset_s") is None else f"{g['clock_offset_s']:+.1f} s",
+                "" if g.get("health_age_s") is None else f"{g['health_age_s']:.1f} s",
                 "; ".join(problem) or "healthy",
             ]
         )
@@ -61,7 +61,7 @@ def sections(snap: dict[str, Any]) -> list[Section]:
     return [
         (
             f"Device health of {site} (snapshot {taken})",
-            ["gateway", "state", "sources failing", "backlog", "clock offset", "attention"],
+            ["gateway", "state", "sources failing", "backlog", "health age", "attention"],
             health,
         ),
         (
