@@ -76,7 +76,7 @@ def _site(index: int, devices: int) -> dict[str, str]:
                 )
                 collectors.append(
                     f"  - id: {mid}-col\n    gateway: {gid}\n    protocol: {protocol}\n"
-                    f"    machine: {mid}\n    signals:\n"
+                    f"    machine: {mid}\n    serves: [{site}-reporting]\n    signals:\n"
                     f"      - {{name: status, data_class: machine-status, meaning: machine-status,"
                     f" interval_s: 1, {sig}}}\n"
                     f"      - {{name: count, data_class: production-counts, "
@@ -118,6 +118,24 @@ def _site(index: int, devices: int) -> dict[str, str]:
     }
 
 
+def _goal(index: int) -> str:
+    """One agreed goal per site that its collectors serve (status and counts of its machines)."""
+    site = f"site-{index:03d}"
+    return (
+        f"  - id: {site}-reporting\n    site: {site}\n"
+        f"    statement: Production reporting and downtime of plant {index} from the machines\n"
+        f"    metric: {{meaning: production-count, unit: parts, direction: increase, "
+        f"machines: [{site}-m00000]}}\n"
+        f"    data_classes: [machine-status, production-counts]\n"
+        f"    baseline: {{value: 1000, period: {{start: 2026-04-01, end: 2026-06-30}}}}\n"
+        f"    target: {{value: 1100, period: {{start: 2026-07-01, end: 2026-09-30}}}}\n"
+        f"    owners: [ops-ridgeway, it-network]\n    sponsors: [plant-management]\n"
+        f"    agreed_by:\n      - {{team: ops-ridgeway, person: mlopez, date: 2026-04-02}}\n"
+        f"      - {{team: it-network, person: dokafor, date: 2026-04-02}}\n"
+        f"    review: {{cadence: weekly}}\n"
+    )
+
+
 def generate(devices: int, out: Path) -> Path:
     """Write an inventory with about `devices` machines and gateways to out/."""
     if out.exists():
@@ -138,6 +156,7 @@ def generate(devices: int, out: Path) -> Path:
     (out / "access").mkdir()
     (out / "access" / "grants.yaml").write_text("grants: []\n")
     sites = max(1, -(-devices // PER_SITE))
+    (out / "goals.yaml").write_text("goals:\n" + "".join(_goal(i) for i in range(sites)))
     for index in range(sites):
         share = min(PER_SITE, devices - index * PER_SITE)
         for rel, text in _site(index, share).items():
