@@ -1,7 +1,7 @@
 """Benchmark of the gate on pull requests at plant-group scale (issue 15), as ratios against the
 whole-inventory check measured in the same run: a one-device pull request cold (empty parse
 cache) and warm, a one-site pull request and a global change (warm), at each size, with the
-peak memory of plantctl and OPA together. Prints a table and writes bench/pr-results.json.
+peak memory of plantctl and OPA together. Prints a table and writes build/bench-pr.json.
 
     .venv/bin/python bench/pr.py --sizes 5000 50000
 
@@ -135,7 +135,7 @@ def measure(devices: int, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "pr-results.json")
+    parser.add_argument("--output", type=Path, default=ROOT / "build" / "bench-pr.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="plantctl-bench-pr-") as tmp:
         results = [measure(n, Path(tmp)) for n in args.sizes]
@@ -158,6 +158,7 @@ def main() -> None:
         first, last = results[0], results[-1]
         ratio = round(last["whole_warm_s"] / first["whole_warm_s"], 2)
         print(f"check({last['devices']})/check({first['devices']}) = {ratio}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.output}")
 
