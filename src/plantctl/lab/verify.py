@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -435,11 +436,16 @@ def broker_probes(
     return probes, [r.username for r in roles], classes, notes
 
 
-SSH_OPTIONS = [
-    "-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "ConnectTimeout=5", "-o", "ControlPath=none", "-o", "LogLevel=ERROR",
-]  # fmt: skip
+def ssh_options(folder: Path) -> list[str]:
+    """ssh with no configuration and no known hosts of its own: an empty config file and a
+    throw-away known-hosts file in `folder` (not /dev/null, which a broken host may lack)."""
+    config = folder / "ssh_config"
+    config.write_text("")
+    return [
+        "-F", str(config), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={folder / 'known_hosts'}",
+        "-o", "ConnectTimeout=5", "-o", "ControlPath=none", "-o", "LogLevel=ERROR",
+    ]  # fmt: skip
 
 
 def grant_probes(
@@ -516,19 +522,21 @@ def grant_probes(
                 )
             )
 
-    def one(p: Probe) -> None:
+    def one(p: Probe, options: list[str]) -> None:
         origin, key, account = p.got.split("|")
         done = _inside(
             prefix, origin,
-            ["ssh", *SSH_OPTIONS, "-i", key, "-W", p.target, f"{account}@{bastion}"],
+            ["ssh", *options, "-i", key, "-W", p.target, f"{account}@{bastion}"],
             timeout=30, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         reached = done.returncode == 0 and done.stdout.startswith("plantctl-lab")
         p.passed = reached
         p.got = "reached" if reached else ("refused: " + done.stderr.strip()[-120:]).strip()
 
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        list(pool.map(one, probes))
+    with tempfile.TemporaryDirectory(prefix="plantctl-verify-") as tmp:
+        options = ssh_options(Path(tmp))
+        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+            list(pool.map(lambda p: one(p, options), probes))
     return probes, notes
 
 
