@@ -179,6 +179,10 @@ def render_markdown(review: Review, images: dict[str, Path]) -> str:
     out = ["# Governance review", "", _period(review), ""]
     if "devices" in images:
         out += [f"![Devices per site over time]({images['devices'].name})", ""]
+    zones = sorted(k for k in images if k.startswith("zones-"))
+    if zones:
+        out += ["## Zones and conduits", ""]
+        out += [f"![Zones and conduits of {k[6:]}]({images[k].name})" for k in zones] + [""]
     for title, header, rows in _sections(review):
         out += [f"## {title}", ""]
         if title.startswith("Remote-access grants") and "grants" in images:
@@ -203,7 +207,8 @@ def render_html(review: Review, images: dict[str, Path]) -> str:
         if key not in images:
             return ""
         data = base64.b64encode(images[key].read_bytes()).decode()
-        return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
+        kind = "svg+xml" if images[key].suffix == ".svg" else "png"
+        return f'<img alt="{alt}" src="data:image/{kind};base64,{data}">'
 
     e = html.escape
     out = [
@@ -216,6 +221,10 @@ def render_html(review: Review, images: dict[str, Path]) -> str:
         f"<p>{e(_period(review))}</p>",
         img("devices", "Devices per site over time"),
     ]
+    zones = sorted(k for k in images if k.startswith("zones-"))
+    if zones:
+        out.append("<h2 id='zones-and-conduits'>Zones and conduits</h2>")
+        out += [img(k, f"Zones and conduits of {k[6:]}") for k in zones]
     for title, header, rows in _sections(review):
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
         out.append(f"<h2 id='{slug}'>{e(title)}</h2>")
