@@ -6,7 +6,8 @@ providers of plantctl.providers.lab on top of the lab-machine primitive (plantct
 - Broker: a booted machine in its zone (the DMZ) running Mosquitto with the generated
   configuration and ACL, and certificates from a lab CA made at apply time.
 - RemoteAccess: a booted machine in the remote-access zone running sshd with the generated
-  configuration, one account per active grant and its restricted, expiring key.
+  configuration, one account per active grant and its restricted, expiring key; for grants with
+  `mfa: true` a TOTP code after the key (pam_oath, seeds made at apply time in the state dir).
 
 People's SSH keys and the hardware stand-ins (PLC simulators, gateways, clients) come from the
 lab-only components in lab_standins.py, never from the production definition.
@@ -19,11 +20,12 @@ from pathlib import Path
 
 import pulumi
 
-from plantctl.configs import nftables
+from plantctl.configs import nftables, pam_oath
 from plantctl.plant.broker_access import BrokerAccess
 from plantctl.plant.grants import RemoteAccess as Plan
 from plantctl.plant.segmentation import Segmentation
 from plantctl.providers.lab import BootedMachine, Firewall, Pki, ZoneNetwork, stack_prefix
+from plantctl.providers.lab_oath import OathSeeds
 from plantstack.broker import listeners
 from plantstack.remote_access import entry_record
 
@@ -153,9 +155,20 @@ class LabTarget:
     def bastion(
         self, parent: pulumi.ComponentResource, plan: Plan, files: pulumi.Output, sshd: str
     ) -> dict:
+        # MFA: sshd's PAM stack (pam_oath) and the TOTP seeds, made here at apply time (the lab
+        # state directory is the bastion's side); Pulumi's state keeps only their fingerprint.
+        mfa = [e for e in plan.entries if e.mfa]
+        seeds = OathSeeds(
+            f"{plan.site}-bastion-oath",
+            directory=str(self.state_dir / "oath"),
+            accounts=[e.account for e in mfa],
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        pam = pam_oath.render_pam(window=max((e.totp_window for e in mfa), default=0))
         machine_files = files.apply(
             lambda keys: {
                 "/etc/ssh/sshd_config": {"content": sshd, "mode": 0o644},
+                pam_oath.PAM_FILE: {"content": pam, "mode": 0o644},
                 **{
                     f"/etc/ssh/authorized_keys/{account}": {"content": text, "mode": 0o644}
                     for account, text in keys.items()
@@ -169,8 +182,10 @@ class LabTarget:
                 "services": ["ssh.service"],
                 "capabilities": [],
                 "files": machine_files,
-                "copies": {},
-                "copies_digest": "",
+                "copies": {
+                    pam_oath.USERS_FILE: {"source": seeds.users_file, "mode": 0o600},
+                },
+                "copies_digest": seeds.fingerprint,
                 "accounts": [e.account for e in plan.entries],
                 "on_change": ["systemctl", "reload-or-restart", "ssh.service"],
                 "ready_port": plan.port,
@@ -182,7 +197,7 @@ class LabTarget:
             },
             pulumi.ResourceOptions(parent=parent, depends_on=[self.firewall]),
         )
-        return {"machine": machine}
+        return {"oath": seeds, "machine": machine}
 
     # -- lab-only stand-ins -----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""RemoteAccess: the site bastion and its active grants, each a key that expires by itself."""
+"""RemoteAccess: the site bastion and its active grants, each a key that expires by itself, and
+for grants with `mfa: true` a TOTP code after the key (the target installs PAM and the seeds)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def entry_record(entry: Entry) -> dict:
         "permits": [f"{host}:{port}" for host, port in entry.permits],
         "expiry": entry.expiry,
         "from": list(entry.sources),
+        "mfa": entry.mfa,
     }
 
 
@@ -63,7 +65,8 @@ class RemoteAccess(pulumi.ComponentResource):
             if keys
             else pulumi.Output.from_input({})
         )
-        sshd = sshd_config.render(plan.address, plan.port, tuple(by_account))
+        mfa = tuple(e.account for e in plan.entries if e.mfa)
+        sshd = sshd_config.render(plan.address, plan.port, tuple(by_account), mfa)
         self.children = args.target.bastion(self, plan, files, sshd)
         self.register_outputs(
             {

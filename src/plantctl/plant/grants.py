@@ -6,7 +6,9 @@ TCP ports, usable only from the zones that a conduit lets reach the bastion (int
 internal zones, external people from the internet), and expiring at the grant's end. sshd itself
 enforces the expiry, so access stops at the end even if nobody redeploys. A grant without an end,
 without a key for its person, on a protocol other than TCP, or with no conduit to the bastion for
-its person is not deployed; `skipped` says why.
+its person is not deployed; `skipped` says why. A grant with `mfa: true` needs its key and then
+a TOTP code at the bastion (`mfa`, `totp_window`: plantctl.configs.pam_oath); one with `mfa: false`
+its key only.
 
 One account per grant (not per person) because sshd applies the options of the first key line
 that matches: two grants of one person in one file would share the first one's restrictions.
@@ -24,6 +26,7 @@ from plantctl.plant.segmentation import INTERNET
 from plantctl.plant.segmentation import build as segmentation
 
 MAX_PORTS_PER_GRANT = 16
+TOTP_WINDOW = 1  # one 30 s step either side: clock skew of a phone, no more
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Entry:
     end: datetime
     sources: tuple[str, ...]  # from= patterns
     external: bool
+    mfa: bool = False  # key, then a TOTP code (pam_oath) at the bastion
+    totp_window: int = 0  # TOTP codes accepted either side of the current one (mfa only)
 
     @property
     def expiry(self) -> str:
@@ -206,6 +211,8 @@ def build(
                 end=end,
                 sources=tuple(sources[external]),
                 external=external,
+                mfa=bool(g.get("mfa")),
+                totp_window=TOTP_WINDOW if g.get("mfa") else 0,
             )
         )
     return RemoteAccess(
