@@ -137,7 +137,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
     parser.add_argument("--output", type=Path, default=ROOT / "build" / "bench-pr.json")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="plantctl-bench-pr-") as tmp:
+    (ROOT / "build").mkdir(exist_ok=True)  # not /tmp: lab and test sweeps clean plantctl-* there
+    with tempfile.TemporaryDirectory(prefix="bench-pr-", dir=ROOT / "build") as tmp:
         results = [measure(n, Path(tmp)) for n in args.sizes]
     columns = [
         ("devices", "devices"),
