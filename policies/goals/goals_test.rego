@@ -125,7 +125,7 @@ test_gol_005_near_miss_no_pilot if {
 
 # GOL-006
 
-test_gol_006_warns_for_a_metric_no_collector_provides if {
+test_gol_006_fires_for_a_metric_no_collector_provides if {
 	result := goals.warn with input as fixture.change(["goals", "g-count", "metric", "machines"], ["m1"])
 	fixture.found(result, "GOL-006") == {{
 		"kind": "goal", "id": "g-count", "field": ["metric"],
@@ -133,7 +133,7 @@ test_gol_006_warns_for_a_metric_no_collector_provides if {
 	}}
 }
 
-test_gol_006_warns_for_a_line_without_machines if {
+test_gol_006_fires_for_a_line_without_machines if {
 	metric := {"meaning": "production-count", "unit": "parts", "lines": ["x"]}
 	result := goals.warn with input as fixture.change(["goals", "g-count", "metric"], metric)
 	fixture.found(result, "GOL-006") == {{
