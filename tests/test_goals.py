@@ -126,7 +126,8 @@ def test_the_snapshot_says_what_the_gateways_said(tmp_path, plantctl):
     assert gw["gw-rw-01"]["sources_failing"] == ["col-rw-cnc-02"]
     assert gw["gw-rw-01"]["backlog"] == 42 and gw["gw-rw-01"]["health_age_s"] == -2.0
     assert gw["gw-rw-02"] == {"state": "offline", "reason": "will", "ts": AT - 300, "backlog": 0,
-                              "sources_failing": [], "read_errors": {}}  # fmt: skip
+                              "sources_failing": [], "sources_slow": [],
+                              "read_errors": {}}  # fmt: skip
     assert gw["gw-rw-03"]["state"] == "silent"
     sig = snap["signals"]
     stale = "ridgeway/cell-machining/rw-cnc-02/production-counts/part-count"
@@ -137,7 +138,7 @@ def test_the_snapshot_says_what_the_gateways_said(tmp_path, plantctl):
     assert never == {t for t, s in sig.items() if s["gateway"] in ("gw-rw-02", "gw-rw-03")}
     assert snap["summary"] == {
         "gateways_online": 1, "gateways_offline": 1, "gateways_silent": 1, "sources_failing": 1,
-        "backlog": 42, "signals_stale": 1 + len(never),
+        "sources_slow": 0, "backlog": 42, "signals_stale": 1 + len(never),
         "goals_without_data": ["rw-compressor-energy", "rw-production-reporting"],
     }  # fmt: skip
     down = snap["goals"]["rw-downtime"]
@@ -243,3 +244,22 @@ def test_a_review_without_a_snapshot_has_no_plant_sections(tmp_path):
     assert snap["goals"] == {} and plant_sections.chart(snap, tmp_path) == {}
     titles = [t for t, _, _ in plant_sections.sections(snap)]
     assert titles[0].startswith("Device health of lakeside")
+
+
+def test_a_source_slower_than_its_declared_intervals_is_named():
+    inv = load(ROOT / "inventory")
+    # col-rw-cnc-02 declares status every 1 s and the part count every 10 s: 660 in 600 s
+    health = {"state": "online", "started": AT - 600, "ts": AT, "backlog": 0, "sources": {
+        "col-rw-cnc-02": {"samples": 329, "signals": {}},
+        "col-rw-cnc-01": {"samples": 5000, "signals": {}},
+    }}  # fmt: skip
+    snap = plant_health.snapshot(inv, "ridgeway", {"ridgeway/_health/gw-rw-01": health}, None)
+    assert snap["gateways"]["gw-rw-01"]["sources_slow"] == ["col-rw-cnc-02"]
+    assert snap["summary"]["sources_slow"] == 1
+    health["sources"]["col-rw-cnc-02"]["samples"] = 330
+    snap = plant_health.snapshot(inv, "ridgeway", {"ridgeway/_health/gw-rw-01": health}, None)
+    assert snap["gateways"]["gw-rw-01"]["sources_slow"] == []
+    health["started"] = AT - 30  # too early to tell
+    health["sources"]["col-rw-cnc-02"]["samples"] = 0
+    snap = plant_health.snapshot(inv, "ridgeway", {"ridgeway/_health/gw-rw-01": health}, None)
+    assert snap["gateways"]["gw-rw-01"]["sources_slow"] == []

@@ -5,7 +5,8 @@
     plantctl plant snapshot --site ridgeway --broker HOST:PORT --ca ... --cert ... --key ...
 
 The snapshot (JSON) says per gateway whether it is online, offline (its will, or a clean stop) or
-silent (no health message at all), which sources are failing, the spool backlog and the age of
+silent (no health message at all), which sources are failing or slow (fewer samples than their
+declared intervals make over the uptime), the spool backlog and the age of
 its last health by its own clock (`health_age_s`: the snapshot's time minus the health's `ts`;
 negative when the gateway's clock runs ahead, more than the health period when it went quiet);
 per signal of the inventory its last good read and whether it is stale (nothing for more than
@@ -35,6 +36,10 @@ SCHEMA = "plantctl-plant-snapshot/1"
 # A signal is stale when its last good read is older than this many of its declared intervals
 # (the glossary's offline device: three intervals without an answer).
 STALE_INTERVALS = 3
+# A source is slow when it delivered less than this share of the samples its declared intervals
+# make over the collector's uptime (judged once it has run SLOW_AFTER_S).
+SLOW_SHARE = 0.5
+SLOW_AFTER_S = 60.0
 
 
 class SnapshotError(ValueError):
@@ -189,6 +194,7 @@ def snapshot(
             "ts": health.get("ts"),
             "backlog": health.get("backlog", 0),
             "sources_failing": sorted(k for k, s in sources.items() if s.get("failing")),
+            "sources_slow": _slow(inv, health, sources),
             "read_errors": {k: s.get("read_errors", 0) for k, s in sorted(sources.items())},
         }
         if state != "online":
@@ -237,11 +243,32 @@ def snapshot(
             "gateways_offline": states.count("offline"),
             "gateways_silent": states.count("silent"),
             "sources_failing": sum(len(g.get("sources_failing", [])) for g in gateways.values()),
+            "sources_slow": sum(len(g.get("sources_slow", [])) for g in gateways.values()),
             "backlog": sum(int(g.get("backlog") or 0) for g in gateways.values()),
             "signals_stale": sum(1 for s in signals.values() if s["stale"]),
             "goals_without_data": sorted(k for k, g in goals.items() if g["measured"] is None),
         },
     }
+
+
+def _slow(inv: Inventory, health: dict, sources: dict[str, dict]) -> list[str]:
+    """Sources that delivered less than SLOW_SHARE of what their declared intervals make over
+    the collector's uptime (samples arriving slower than declared)."""
+    started, ts = health.get("started"), health.get("ts")
+    if not isinstance(started, int | float) or not isinstance(ts, int | float):
+        return []
+    uptime = float(ts) - float(started)
+    if uptime < SLOW_AFTER_S:
+        return []
+    slow = []
+    for key, src in sorted(sources.items()):
+        rec = inv.get("collector", key)
+        if rec is None or not isinstance(src.get("samples"), int):
+            continue
+        expected = sum(uptime / float(sig["interval_s"]) for sig in rec.data["signals"])
+        if src["samples"] < SLOW_SHARE * expected:
+            slow.append(key)
+    return slow
 
 
 def _figure(raw: dict) -> dict:
@@ -264,9 +291,10 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def healthy(snap: dict[str, Any]) -> bool:
-    """Every gateway online, no source failing, no stale signal."""
+    """Every gateway online, no source failing or slow, no stale signal."""
     s = snap["summary"]
     return (
         s["gateways_offline"] == s["gateways_silent"] == s["sources_failing"] == 0
+        and s["sources_slow"] == 0
         and s["signals_stale"] == 0
     )

@@ -21,6 +21,8 @@ def sections(snap: dict[str, Any]) -> list[Section]:
             problem.append(f"{g['state']} ({g.get('reason') or 'no reason given'})")
         if g.get("sources_failing"):
             problem.append("failing: " + ", ".join(g["sources_failing"]))
+        if g.get("sources_slow"):
+            problem.append("slower than declared: " + ", ".join(g["sources_slow"]))
         if g.get("backlog"):
             problem.append(f"backlog {g['backlog']} samples")
         health.append(
