@@ -263,3 +263,15 @@ def test_a_source_slower_than_its_declared_intervals_is_named():
     health["sources"]["col-rw-cnc-02"]["samples"] = 0
     snap = plant_health.snapshot(inv, "ridgeway", {"ridgeway/_health/gw-rw-01": health}, None)
     assert snap["gateways"]["gw-rw-01"]["sources_slow"] == []
+
+
+def test_the_digest_is_short_markdown_for_the_meeting(tmp_path, plantctl):
+    src = _write_input(tmp_path)
+    run = plantctl("plant", "snapshot", "--site", "ridgeway", "--from-file", str(src),
+                   "--now", NOW, "--format", "markdown")  # fmt: skip
+    assert run.code == 1, run.err
+    assert run.out.startswith("# Plant digest: ridgeway at 2026-11-22T12:00:00Z\n")
+    assert "1 gateway(s) online, 1 offline, 1 silent; 1 source(s) failing, 0 slow;" in run.out
+    assert "goals without data: rw-compressor-energy, rw-downtime, rw-production-reporting." \
+        in run.out  # fmt: skip
+    assert run.out.count("\n## ") == 3

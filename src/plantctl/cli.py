@@ -255,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--wait", type=float, default=3.0, help="--broker: seconds to listen")
     snap.add_argument("--now", help="as of this RFC 3339 time (default: now)")
     snap.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    snap.add_argument(
+        "--format",
+        choices=("json", "markdown"),
+        default="json",
+        help="json (for review --plant) or a short Markdown digest for the IT/OT meeting",
+    )
     snap.set_defaults(func=cmd_plant_snapshot)
     return parser
 
@@ -669,7 +675,13 @@ def cmd_plant_snapshot(args) -> int:
     except plant_health.SnapshotError as exc:
         print(f"plantctl plant snapshot: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    write_output(json.dumps(snap, indent=2, sort_keys=True) + "\n", args.output)
+    if args.format == "markdown":
+        from plantctl.reports.governance import plant
+
+        text = plant.digest(snap)
+    else:
+        text = json.dumps(snap, indent=2, sort_keys=True) + "\n"
+    write_output(text, args.output)
     return EXIT_OK if plant_health.healthy(snap) else EXIT_VIOLATIONS
 
 

@@ -140,3 +140,28 @@ def chart(snap: dict[str, Any], folder: Path) -> dict[str, Path]:
     fig.savefig(path)
     plt.close(fig)
     return {"goals": path}
+
+
+def digest(snap: dict[str, Any]) -> str:
+    """A short Markdown digest of one snapshot for the regular IT/OT meeting: the summary line
+    and the three sections, attention first."""
+    s = snap["summary"]
+    out = [
+        f"# Plant digest: {snap['site']} at {snap['taken']}",
+        "",
+        f"{s['gateways_online']} gateway(s) online, {s['gateways_offline']} offline, "
+        f"{s['gateways_silent']} silent; {s['sources_failing']} source(s) failing, "
+        f"{s['sources_slow']} slow; {s['signals_stale']} stale signal(s); backlog {s['backlog']}; "
+        f"goals without data: {', '.join(s['goals_without_data']) or 'none'}.",
+        "",
+    ]
+    for title, header, rows in sections(snap):
+        out += [f"## {title}", ""]
+        if not rows:
+            out += ["None.", ""]
+            continue
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + " --- |" * len(header))
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        out.append("")
+    return "\n".join(out)
