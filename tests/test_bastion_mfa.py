@@ -14,6 +14,7 @@ Traffic only goes to addresses inside the namespaces this test creates.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -73,8 +74,9 @@ def key_only_grant(now: datetime) -> str:
 """
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+@contextlib.contextmanager
+def lab_stack(tmp: Path, extra_grants: str, timings: Path):
+    """A lab stack of its own (Lab of test_stack_lab) with `extra_grants` appended, up."""
     from plantctl.providers.lab import RUN_ROOT, teardown
     from plantstack.run import environment
 
@@ -84,9 +86,9 @@ def lab(tmp_path_factory):
     )
     assert shutil.which("pulumi", path=environment()["PATH"]), "run `make setup` (Pulumi CLI)"
     sweep_stale_test_labs()
-    lab = Lab(tmp_path_factory.mktemp("mfa"))
+    lab = Lab(tmp)
     grants = lab.inventory / "access" / "grants.yaml"
-    grants.write_text(grants.read_text().rstrip("\n") + key_only_grant(datetime.now(UTC)))
+    grants.write_text(grants.read_text().rstrip("\n") + extra_grants)
     askpass = lab.tmp / "askpass"
     askpass.write_text('#!/bin/sh\nprintf "%s\\n" "$PLANTCTL_TEST_CODE"\n')
     askpass.chmod(0o755)
@@ -102,19 +104,31 @@ def lab(tmp_path_factory):
             lab.stackrun("destroy", check=False)
             teardown(lab.prefix)
         owner.unlink(missing_ok=True)
-        TIMINGS.parent.mkdir(parents=True, exist_ok=True)
-        TIMINGS.write_text(json.dumps(lab.timings, indent=1))
+        timings.parent.mkdir(parents=True, exist_ok=True)
+        timings.write_text(json.dumps(lab.timings, indent=1))
 
 
-def _ssh(lab, who: tuple, code: str | None, account: str | None = None):
-    """ssh -W through the bastion with the person's key; `code` answers keyboard-interactive
-    (None: BatchMode, no answer at all). Returns (result, seconds)."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    extra = key_only_grant(datetime.now(UTC))
+    with lab_stack(tmp_path_factory.mktemp("mfa"), extra, TIMINGS) as lab:
+        yield lab
+
+
+def _ssh(lab, who: tuple, code: str | None, account: str | None = None, cert: Path | None = None):
+    """ssh -W through the bastion with the person's key (and `cert`, a grant's certificate);
+    `code` answers keyboard-interactive (None: BatchMode, no answer at all). Returns (result,
+    seconds)."""
     src, login, grant, target, _ = who
-    args = ["ssh", "-F", "/dev/null", "-i", str(lab.state / "keys" / login)]
+    config, known = lab.tmp / "ssh_config", lab.tmp / "known_hosts"  # not /dev/null
+    config.touch()
+    args = ["ssh", "-F", str(config), "-i", str(lab.state / "keys" / login)]
+    if cert is not None:
+        args += ["-o", f"CertificateFile={cert}"]
     for option in (
         "IdentitiesOnly=yes",
         "StrictHostKeyChecking=no",
-        "UserKnownHostsFile=/dev/null",
+        f"UserKnownHostsFile={known}",
         "ConnectTimeout=5",
         "ControlPath=none",
         "LogLevel=ERROR",
@@ -173,7 +187,8 @@ def test_the_bastion_has_pam_oath_and_private_seeds_outside_the_state(lab):
     root = _bastion_root(lab)
     sshd = (root / "etc/ssh/sshd_config").read_text()
     match = sshd.split("Match User ", 1)[1].splitlines()
-    assert set(match[0].split(",")) == {"g-rw-0007", "g-rw-9001", "g-rw-9002"}
+    # g-rw-0008 starts on 2026-12-03: deployed now, its certificate valid from its start
+    assert set(match[0].split(",")) == {"g-rw-0007", "g-rw-0008", "g-rw-9001", "g-rw-9002"}
     assert match[1].strip() == "AuthenticationMethods publickey,keyboard-interactive"
     assert (
         "pam_oath.so usersfile=/etc/plantctl/oath/users.oath window=1"
@@ -182,7 +197,7 @@ def test_the_bastion_has_pam_oath_and_private_seeds_outside_the_state(lab):
     users = root / "etc/plantctl/oath/users.oath"
     assert stat.S_IMODE(users.stat().st_mode) == 0o600 and users.stat().st_uid == 0
     seeds = [line.split()[3] for line in users.read_text().splitlines() if line.startswith("HOTP")]
-    assert len(seeds) == 3
+    assert len(seeds) == 4
     backend = lab.tmp / "backend"
     state = "".join(p.read_text(errors="replace") for p in backend.rglob("*") if p.is_file())
     assert "oath" in state  # the seeds resource is in the state...

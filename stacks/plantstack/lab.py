@@ -7,7 +7,9 @@ providers of plantctl.providers.lab on top of the lab-machine primitive (plantct
   configuration and ACL, and certificates from a lab CA made at apply time.
 - RemoteAccess: a booted machine in the remote-access zone running sshd with the generated
   configuration, one account per active grant and its restricted, expiring key; for grants with
-  `mfa: true` a TOTP code after the key (pam_oath, seeds made at apply time in the state dir).
+  `mfa: true` a TOTP code after the key (pam_oath, seeds made at apply time in the state dir);
+  every grant's key signed by a bastion SSH CA for the grant's window (start to end), so grants
+  that start later are deployed now and sshd admits them from their start.
 
 People's SSH keys and the hardware stand-ins (PLC simulators, gateways, clients) come from the
 lab-only components in lab_standins.py, never from the production definition.
@@ -20,12 +22,13 @@ from pathlib import Path
 
 import pulumi
 
-from plantctl.configs import nftables, pam_oath
+from plantctl.configs import nftables, pam_oath, ssh_certs
 from plantctl.plant.broker_access import BrokerAccess
 from plantctl.plant.grants import RemoteAccess as Plan
 from plantctl.plant.segmentation import Segmentation
 from plantctl.providers.lab import BootedMachine, Firewall, Pki, ZoneNetwork, stack_prefix
 from plantctl.providers.lab_oath import OathSeeds
+from plantctl.providers.lab_sshca import UserCa
 from plantstack.broker import listeners
 from plantstack.remote_access import entry_record
 
@@ -40,6 +43,7 @@ class LabTarget:
     state_dir: Path
     inventory: Path
     include_ended_grants: bool = False
+    user_certificates = True  # the bastion's sshd checks each grant's window (ssh_certs)
 
     @classmethod
     def from_config(cls, settings) -> LabTarget:
@@ -155,9 +159,34 @@ class LabTarget:
     def bastion(
         self, parent: pulumi.ComponentResource, plan: Plan, files: pulumi.Output, sshd: str
     ) -> dict:
+        # Grants that start later are deployed too (RemoteAccess: user_certificates): every
+        # grant's key is signed by the bastion CA for its window, which sshd checks itself.
+        deployed = plan.entries + plan.pending
+        ca = UserCa(
+            f"{plan.site}-bastion-ca",
+            directory=str(self.state_dir / "ssh-ca"),
+            certs=[
+                {
+                    "grant": e.grant,
+                    "key_id": ssh_certs.identity(e),
+                    "principal": ssh_certs.principal(e),
+                    "window": ssh_certs.validity(e),
+                    "public_key": self.people.public_keys[e.person],
+                }
+                for e in deployed
+            ],
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        principals = {
+            f"{ssh_certs.PRINCIPALS_DIR}/{e.account}": {
+                "content": ssh_certs.render_principals(e),
+                "mode": 0o644,
+            }
+            for e in deployed
+        }
         # MFA: sshd's PAM stack (pam_oath) and the TOTP seeds, made here at apply time (the lab
         # state directory is the bastion's side); Pulumi's state keeps only their fingerprint.
-        mfa = [e for e in plan.entries if e.mfa]
+        mfa = [e for e in deployed if e.mfa]
         seeds = OathSeeds(
             f"{plan.site}-bastion-oath",
             directory=str(self.state_dir / "oath"),
@@ -169,6 +198,7 @@ class LabTarget:
             lambda keys: {
                 "/etc/ssh/sshd_config": {"content": sshd, "mode": 0o644},
                 pam_oath.PAM_FILE: {"content": pam, "mode": 0o644},
+                **principals,
                 **{
                     f"/etc/ssh/authorized_keys/{account}": {"content": text, "mode": 0o644}
                     for account, text in keys.items()
@@ -184,20 +214,21 @@ class LabTarget:
                 "files": machine_files,
                 "copies": {
                     pam_oath.USERS_FILE: {"source": seeds.users_file, "mode": 0o600},
+                    ssh_certs.CA_FILE: {"source": ca.ca_file, "mode": 0o644},
                 },
-                "copies_digest": seeds.fingerprint,
-                "accounts": [e.account for e in plan.entries],
+                "copies_digest": pulumi.Output.concat(seeds.fingerprint, ":", ca.fingerprint),
+                "accounts": [e.account for e in deployed],
                 "on_change": ["systemctl", "reload-or-restart", "ssh.service"],
                 "ready_port": plan.port,
                 "declares": {
                     "kind": "bastion",
                     "id": plan.bastion_id,
-                    "entries": [entry_record(e) for e in plan.entries],
+                    "entries": [entry_record(e) for e in deployed],
                 },
             },
             pulumi.ResourceOptions(parent=parent, depends_on=[self.firewall]),
         )
-        return {"oath": seeds, "machine": machine}
+        return {"ca": ca, "oath": seeds, "machine": machine}
 
     # -- lab-only stand-ins -----------------------------------------------------------------
 

@@ -65,13 +65,24 @@ class RemoteAccess(pulumi.ComponentResource):
             if keys
             else pulumi.Output.from_input({})
         )
-        mfa = tuple(e.account for e in plan.entries if e.mfa)
-        sshd = sshd_config.render(plan.address, plan.port, tuple(by_account), mfa)
+        # A target whose sshd checks the window itself (user certificates valid from the start
+        # to the end) gets the grants that start later too: they work from their start on.
+        certs = bool(getattr(args.target, "user_certificates", False))
+        deployed = plan.entries + (plan.pending if certs else ())
+        mfa = tuple(e.account for e in deployed if e.mfa)
+        sshd = sshd_config.render(
+            plan.address, plan.port, tuple(e.account for e in deployed), mfa, certs
+        )
         self.children = args.target.bastion(self, plan, files, sshd)
         self.register_outputs(
             {
                 "bastion": plan.bastion_id,
                 "entries": [entry_record(e) for e in plan.entries],
-                "skipped": [{"grant": s.grant, "reason": s.reason} for s in plan.skipped],
+                "pending": [entry_record(e) for e in deployed if e not in plan.entries],
+                "skipped": [
+                    {"grant": s.grant, "reason": s.reason}
+                    for s in plan.skipped
+                    if not any(s.grant == e.grant for e in deployed)
+                ],
             }
         )

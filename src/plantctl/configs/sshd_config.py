@@ -4,12 +4,15 @@ Keys live in root-owned files (`AuthorizedKeysFile /etc/ssh/authorized_keys/%u`)
 cannot widen their own restrictions. Every account needs its key (`AuthenticationMethods
 publickey`); the accounts of grants with `mfa: true` (`mfa_accounts`) need their key and then a
 TOTP code (`Match User` ... `AuthenticationMethods publickey,keyboard-interactive`, answered by
-PAM with pam_oath: plantctl.configs.pam_oath). Administration of the bastion itself is out of
-band.
+PAM with pam_oath: plantctl.configs.pam_oath). With `user_certificates`, sshd also accepts a
+grant's certificate from the bastion CA, for the principals and restrictions in the account's
+principals file, within the certificate's validity (plantctl.configs.ssh_certs). Administration
+of the bastion itself is out of band.
 """
 
 from __future__ import annotations
 
+from plantctl.configs import ssh_certs
 from plantctl.model import tokens
 
 KEYS_DIR = "/etc/ssh/authorized_keys"
@@ -20,12 +23,17 @@ def render(
     port: int = 22,
     accounts: tuple[str, ...] = (),
     mfa_accounts: tuple[str, ...] = (),
+    user_certificates: bool = False,
 ) -> str:
     allow = " ".join(tokens.unix_user(a) for a in accounts) or "nobody-has-a-grant"
     unknown = [a for a in mfa_accounts if a not in accounts]
     if unknown:
         raise tokens.UnsafeToken(f"MFA accounts {unknown} are not bastion accounts")
     mfa = sorted(tokens.unix_user(a, "MFA grant account") for a in mfa_accounts)
+    certs = [
+        f"TrustedUserCAKeys {ssh_certs.CA_FILE}",
+        f"AuthorizedPrincipalsFile {ssh_certs.PRINCIPALS_DIR}/%u",
+    ] if user_certificates else []  # fmt: skip
     # Match blocks last: every keyword after a Match belongs to it.
     match = [
         f"Match User {','.join(mfa)}",
@@ -39,6 +47,7 @@ def render(
             f"ListenAddress {tokens.ipv4(address)}:{tokens.port(port)}",
             "HostKey /etc/ssh/ssh_host_ed25519_key",
             f"AuthorizedKeysFile {KEYS_DIR}/%u",
+            *certs,
             "AuthenticationMethods publickey",
             "PubkeyAuthentication yes",
             "PasswordAuthentication no",

@@ -64,6 +64,8 @@ class RemoteAccess:
     port: int
     entries: tuple[Entry, ...]
     skipped: tuple[Skipped, ...]
+    # grants that start later (also in `skipped`): deployable where sshd checks the start itself
+    pending: tuple[Entry, ...] = ()
 
 
 def parse_time(text: str) -> datetime:
@@ -144,6 +146,7 @@ def build(
     port = tokens.port(svc["port"], "bastion port")  # site.schema requires it
     sources = bastion_sources(inv, site, address, port)
     entries: list[Entry] = []
+    pending: list[Entry] = []
     skipped: list[Skipped] = []
     for rec in sorted(inv.of("grant").values(), key=lambda r: r.key):
         g = rec.data
@@ -164,23 +167,23 @@ def build(
         if end <= now and not include_ended:
             skip(f"it ended at {g['end']}")
             continue
-        if start > now:
-            skip(f"it starts at {g['start']}; deploy again then")
-            continue
+        # Not started yet: skipped for targets that can only deploy active grants; kept in
+        # `pending` for a target whose sshd checks the start itself (user certificates).
+        waiting = f"it starts at {g['start']}; deploy again then" if start > now else None
         try:
             account = tokens.unix_user(gid, "grant id as a bastion account")
         except tokens.UnsafeToken as exc:
-            skip(str(exc))
+            skip(waiting or str(exc))
             continue
         person = inv.get("person", g["person"])
         login = g["person"]
         external = bool(person and person.data.get("external"))
         if login not in keys:
-            skip(f"no public key for {login!r}")
+            skip(waiting or f"no public key for {login!r}")
             continue
         address_of_target = target_address(inv, g["target"])
         if address_of_target is None:
-            skip(f"target {g['target']!r} is not a machine or gateway")
+            skip(waiting or f"target {g['target']!r} is not a machine or gateway")
             continue
         permits: list[tuple[str, int]] = []
         bad = None
@@ -194,13 +197,13 @@ def build(
                 break
             permits += [(address_of_target, tokens.port(p)) for p in range(s["port"], last + 1)]
         if bad:
-            skip(bad)
+            skip(waiting or bad)
             continue
         if not sources[external]:
             side = "the internet" if external else "an internal zone"
-            skip(f"no conduit lets {side} reach the bastion on port {port}")
+            skip(waiting or f"no conduit lets {side} reach the bastion on port {port}")
             continue
-        entries.append(
+        (pending if waiting else entries).append(
             Entry(
                 grant=gid,
                 person=login,
@@ -215,6 +218,8 @@ def build(
                 totp_window=TOTP_WINDOW if g.get("mfa") else 0,
             )
         )
+        if waiting:
+            skip(waiting)
     return RemoteAccess(
         site=tokens.ident(site, "site id"),
         bastion_id=tokens.ident(svc["id"], "bastion id"),
@@ -223,4 +228,5 @@ def build(
         port=port,
         entries=tuple(entries),
         skipped=tuple(skipped),
+        pending=tuple(pending),
     )
