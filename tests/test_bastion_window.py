@@ -76,7 +76,8 @@ def test_a_grant_deployed_before_its_start_is_refused_then_accepted_then_refused
     assert cert.startswith("ssh-ed25519-cert-v01@openssh.com ")
     # before the start: refused by sshd (the certificate is not valid yet, no plain key line)
     before = _try(lab)
-    assert before.returncode == 255 and "Permission denied" in before.stderr, before.stderr
+    assert before.returncode == 255, before.stderr
+    assert "Permission denied (publickey)" in before.stderr
     assert "plantctl-lab" not in before.stdout
     # from the start: accepted, with no stack run in between
     _wait_until(start - timedelta(seconds=2))
@@ -102,7 +103,7 @@ def test_a_grant_deployed_before_its_start_is_refused_then_accepted_then_refused
             break
         assert attempt_at < end + timedelta(seconds=10), "still let in after the end"
         time.sleep(0.2)
-    assert done.returncode == 255 and "Permission denied" in done.stderr
+    assert done.returncode == 255 and "Permission denied (publickey)" in done.stderr
     assert attempt_at >= end - timedelta(seconds=1)  # not cut short
     lab.timings["refused_after_end_s"] = round((attempt_at - end).total_seconds(), 2)
     assert lab.timings.keys() - runs.keys() <= {"activation_late_s", "refused_after_end_s"}
