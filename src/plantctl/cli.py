@@ -235,6 +235,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     decision_record.add_parser(sub)
 
+    p = sub.add_parser("lab", help="the running lab of a site")
+    lab_sub = p.add_subparsers(dest="lab_command", required=True, parser_class=_Parser)
+    v = lab_sub.add_parser(
+        "verify",
+        help="try every zone pair, the broker ACL and the grants on a running lab (root; exit "
+        "0 as declared, 1 mismatches, 2 no such site or no lab up)",
+    )
+    _inventory_arg(v)
+    v.add_argument("--site", required=True)
+    v.add_argument("--stack", help="the lab stack (default lab-SITE)")
+    v.add_argument("--prefix", help="the lab's name prefix (default: the stack's own)")
+    v.add_argument(
+        "--state-dir", type=Path, help="keys and certificates (default .state/lab/STACK)"
+    )
+    v.add_argument("--timeout", type=float, default=1.0, help="seconds per probe (default 1)")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    v.set_defaults(func=cmd_lab_verify)
+
+    p = sub.add_parser("diagram", help="a site's zones and conduits as a picture (exit 0, 2)")
+    _inventory_arg(p)
+    p.add_argument("--site", required=True)
+    p.add_argument("--format", choices=("svg", "dot", "mermaid"), default="svg")
+    p.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_diagram)
+
     p = sub.add_parser("plant", help="the running plant: health snapshots")
     plant_sub = p.add_subparsers(dest="plant_command", required=True, parser_class=_Parser)
     snap = plant_sub.add_parser(
@@ -485,7 +510,7 @@ def cmd_review(args) -> int:
     except GitError as exc:
         print(f"plantctl review: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    written = governance.write(result, args.output)
+    written = governance.write(result, args.output, repo=Path(top.stdout.strip()))
     print(f"governance review {governance._period(result)}")
     for path in written:
         print(f"  {path}")
@@ -540,7 +565,7 @@ def cmd_audit(args) -> int:
     except (EngineUnavailable, audit.OpaFailed) as exc:
         print(f"plantctl audit: policy engine unavailable: {exc}", file=sys.stderr)
         return EXIT_ENGINE
-    written = audit.write(pack, audit.junit(results), args.output)
+    written = audit.write(pack, audit.junit(results), args.output, inventory=inv)
     tests = pack["tests"]
     print(
         f"evidence pack for {pack['revision']['commit'] or 'an uncommitted tree'}: "
@@ -651,6 +676,64 @@ def cmd_import(args) -> int:
         print(note, file=sys.stderr)
     for path in written:
         print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_lab_verify(args) -> int:
+    import os
+
+    from plantctl.lab import verify
+    from plantctl.providers.lab import LabError, check_prefix, stack_prefix
+
+    inv = _load(args)
+    stack = args.stack or f"lab-{args.site}"
+    try:
+        prefix = check_prefix(args.prefix) if args.prefix else stack_prefix(stack)
+    except LabError as exc:
+        print(f"plantctl lab verify: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    state = args.state_dir or Path(__file__).resolve().parents[2] / ".state" / "lab" / stack
+    if os.geteuid() != 0:
+        print("plantctl lab verify: the lab's namespaces need root", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        report = verify.verify(inv, args.site, prefix, state, timeout=args.timeout)
+    except verify.VerifyError as exc:
+        print(f"plantctl lab verify: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.format == "json":
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        sys.stdout.write(verify.render_text(report))
+    return EXIT_VIOLATIONS if report.mismatches else EXIT_OK
+
+
+def cmd_diagram(args) -> int:
+    from plantctl.reports import diagrams
+
+    inv = _load(args)
+    if inv.get("site", args.site) is None:
+        sites = ", ".join(diagrams.site_ids(inv))
+        print(f"plantctl diagram: no site {args.site!r}; sites: {sites}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        if args.format == "mermaid":
+            text = diagrams.mermaid(inv, args.site)
+        else:
+            text = diagrams.dot(inv, args.site)
+            if args.format == "svg":
+                text = diagrams.svg(text)
+    except diagrams.DotMissing as exc:
+        print(f"plantctl diagram: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.output and args.output.exists() and not args.output.is_file():
+        args.output.write_text(text)  # a device or a pipe: never renamed over
+    elif args.output:
+        from plantctl.core import atomic
+
+        print(f"wrote {atomic.write_text(args.output, text)}")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
