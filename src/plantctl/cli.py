@@ -183,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_paths)
 
+    p = sub.add_parser("access", help="remote access through a site's bastion")
+    access_sub = p.add_subparsers(dest="access_command", required=True, parser_class=_Parser)
+    a = access_sub.add_parser(
+        "otp-uri",
+        help="the otpauth:// URI of an MFA grant's TOTP seed, for its approver to hand to the "
+        "grantee out of band (exit 0, 2 no such MFA grant or no seed)",
+    )
+    _inventory_arg(a)
+    a.add_argument("grant")
+    a.add_argument("--site", required=True)
+    a.add_argument("--stack", help="the lab stack (default lab-SITE)")
+    a.add_argument("--state-dir", type=Path, help="the stack's state (default .state/lab/STACK)")
+    a.set_defaults(func=cmd_access_otp_uri)
+
     p = sub.add_parser(
         "drift",
         help="the inventory against a passive OT monitoring export (exit 0 no drift, 1 drift, "
@@ -649,6 +663,23 @@ def cmd_drift(args) -> int:
     if args.output is not None:
         print(drift.summary(result), file=sys.stderr)
     return EXIT_VIOLATIONS if result.drift else EXIT_OK
+
+
+def cmd_access_otp_uri(args) -> int:
+    from plantctl.configs import pam_oath
+
+    inv = _load(args)
+    stack = args.stack or f"lab-{args.site}"
+    state = args.state_dir or Path(__file__).resolve().parents[2] / ".state" / "lab" / stack
+    users = state / "oath" / "users.oath"
+    grant = inv.get("grant", args.grant)
+    try:
+        text = users.read_text() if users.exists() else None
+        print(pam_oath.grant_uri(args.site, grant.data if grant else None, args.grant, text))
+    except (ValueError, OSError, UnsafeToken) as exc:
+        print(f"plantctl access otp-uri: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 def cmd_import(args) -> int:
