@@ -9,6 +9,7 @@ export of every allowed flow plus 500 that no conduit allows. Figures per export
   (tracemalloc, a second run);
 - cli_s, cli_cpu_s, cli_peak_rss_mib: `plantctl drift` end to end in a fresh process (the
   loader's time and the inventory's memory included), its peak resident set;
+- cli_cold_s: the same with PLANTCTL_CACHE=off (every inventory file parsed: a first run);
 - load_s, load_cpu_s: the loader alone (plantctl.model.loader.load), for comparison.
 
     .venv/bin/python bench/drift.py [--sites 50] [--formats nozomi,claroty,defender,csv]
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -114,6 +116,15 @@ def measure(sites: int, formats: list[str], work: Path) -> dict:
         )
         cli_s = time.perf_counter() - start
         code, rss, cli_cpu_s = json.loads(done.stdout.strip().splitlines()[-1])
+        # The same without the parse cache: a first run on this inventory, every file parsed.
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(argv)],
+            capture_output=True,
+            check=False,
+            env={**os.environ, "PLANTCTL_CACHE": "off"},
+        )
+        cli_cold_s = time.perf_counter() - start
         counts = result.counts()
         figures["per_format"][fmt] = {
             "export_mb": round(path.stat().st_size / 1e6, 1),
@@ -121,6 +132,7 @@ def measure(sites: int, formats: list[str], work: Path) -> dict:
             "drift_cpu_s": round(drift_cpu_s, 2),
             "drift_peak_mib": round(peak / 2**20, 1),
             "cli_s": round(cli_s, 2),
+            "cli_cold_s": round(cli_cold_s, 2),
             "cli_cpu_s": round(cli_cpu_s, 2),
             "cli_exit": code,
             "cli_peak_rss_mib": round(rss / 1024, 1),

@@ -97,7 +97,8 @@ def make_repo(devices: int, work: Path) -> tuple[Path, dict[str, str]]:
 def timed_check(repo: Path, cache: Path, *args: str) -> tuple[float, int, int]:
     path = f"{ROOT / '.tools' / 'bin'}:{os.environ.get('PATH', '')}"  # OPA, as make sets it
     env = {**os.environ, "PATH": path, "PLANTCTL_CACHE_DIR": str(cache)}
-    cmd = [PLANTCTL, "check", "--now", NOW, "--format", "json", "--output", os.devnull, *args]
+    out = cache.parent / "check.json"  # never /dev/null: an --output is written whole
+    cmd = [PLANTCTL, "check", "--now", NOW, "--format", "json", "--output", str(out), *args]
     start = time.perf_counter()
     code, peak_kib = _run_sampled(cmd, cwd=repo, env=env)
     elapsed = time.perf_counter() - start

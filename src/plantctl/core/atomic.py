@@ -12,7 +12,12 @@ from pathlib import Path
 
 
 def write_bytes(path: Path, data: bytes, mode: int | None = None) -> Path:
-    """Replace `path` by `data`; with `mode`, the file has it before it is visible."""
+    """Replace `path` by `data`; with `mode`, the file has it before it is visible. A path that
+    is not a regular file (/dev/null, a pipe) is written to, never renamed over."""
+    if path.exists() and not path.is_file():
+        with path.open("wb") as handle:
+            handle.write(data)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

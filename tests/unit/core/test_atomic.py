@@ -3,7 +3,10 @@ writes through it)."""
 
 from __future__ import annotations
 
+import os
 import stat
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +44,17 @@ def test_rendered_files_are_written_whole_and_readable(tmp_path):
     assert set(digests) == {"hosts"}
     with pytest.raises(ValueError, match="not a plain file name"):
         files._write(tmp_path, {"../escape": "x"})
+
+
+def test_a_device_or_a_pipe_is_written_to_never_renamed_over(tmp_path):
+    atomic.write_text(Path("/dev/null"), "nothing\n")
+    assert Path("/dev/null").is_char_device()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    atomic.write_text(fifo, "through the pipe\n")
+    reader.join(timeout=10)
+    assert got == [b"through the pipe\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
