@@ -431,8 +431,37 @@ def test_broker_refuses_clients_without_a_certificate_or_from_another_ca(lab):
     assert logs.returncode == 0
 
 
+_TOTP_USED: dict[str, int] = {}
+
+
+def _totp(lab, account: str) -> str | None:
+    """The next unused TOTP code of an MFA grant's account (None: the grant is key-only). pam_oath
+    refuses a code of a step at or before the last one it accepted, and accepts one step ahead:
+    two logins per 30 s step, so a third waits for the next step."""
+    from plantctl.configs import pam_oath
+
+    users = lab.state / "oath" / "users.oath"
+    seed = pam_oath.parse_users(users.read_text()).get(account) if users.exists() else None
+    if seed is None:
+        return None
+    step = max(int(time.time() // 30), _TOTP_USED.get(account, -1) + 1)
+    while step > int(time.time() // 30) + 1:
+        time.sleep(0.5)
+    _TOTP_USED[account] = step
+    return pam_oath.totp(seed, step * 30)
+
+
 def _ssh(lab, src: str, login: str, account: str, target: str) -> subprocess.CompletedProcess:
+    """ssh -W through the bastion with the person's key, and for an MFA grant the TOTP code
+    (keyboard-interactive, answered by an askpass script)."""
     key = lab.state / "keys" / login
+    code = _totp(lab, account)
+    askpass = lab.tmp / "askpass"
+    if not askpass.exists():
+        askpass.write_text('#!/bin/sh\nprintf "%s\\n" "$PLANTCTL_TEST_CODE"\n')
+        askpass.chmod(0o755)
+    env = {**os.environ, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force",
+           "PLANTCTL_TEST_CODE": code or ""}  # fmt: skip
     return lab.inside(
         src,
         [
@@ -444,7 +473,9 @@ def _ssh(lab, src: str, login: str, account: str, target: str) -> subprocess.Com
             "-o",
             "IdentitiesOnly=yes",
             "-o",
-            "BatchMode=yes",
+            f"BatchMode={'no' if code else 'yes'}",
+            "-o",
+            "NumberOfPasswordPrompts=1",
             "-o",
             "StrictHostKeyChecking=no",
             "-o",
@@ -459,8 +490,9 @@ def _ssh(lab, src: str, login: str, account: str, target: str) -> subprocess.Com
             target,
             f"{account}@10.20.36.10",
         ],
-        timeout=30,
+        timeout=90,
         stdin=subprocess.DEVNULL,
+        env=env,
     )
 
 
