@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # other plant services, ICMP and the neighbours and UDP of its declared ports (634 on the sample).
 MIN_FLOWS = 600
 VERIFY_BUDGET = 60  # seconds (about 12 s here on an idle machine)
+FIRST: dict = {}
 
 pytestmark = [
     pytest.mark.lab,
@@ -90,6 +91,7 @@ def test_the_lab_does_what_the_inventory_says(lab):
     done, seconds = verify(lab, "--format", "json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(done.stdout)
+    FIRST["report"] = report
     assert report["mismatches"] == []
     counts = report["counts"]
     seg_counts = counts["segmentation"]
@@ -121,8 +123,9 @@ def test_the_lab_does_what_the_inventory_says(lab):
 
 
 def test_one_undeclared_accept_rule_is_exactly_one_mismatch(lab):
-    done, _ = verify(lab, "--format", "json")
-    report = json.loads(done.stdout)
+    # (the first test's report when it ran: each run logs in to the bastion once per grant, and
+    # pam_oath takes an MFA grant's code of each 30 s step once)
+    report = FIRST.get("report") or json.loads(verify(lab, "--format", "json")[0].stdout)
     # an undeclared flow the sample must drop: the enterprise client to a machining PLC, Modbus
     [probe] = [
         p

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from netaddr import IPAddress, IPNetwork
 
+from plantctl.configs import pam_oath
 from plantctl.lab import standins
 from plantctl.lab.netns import Namespace
 from plantctl.lab.verify_probe import PASSED
@@ -442,10 +443,91 @@ def ssh_options(folder: Path) -> list[str]:
     config = folder / "ssh_config"
     config.write_text("")
     return [
-        "-F", str(config), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={folder / 'known_hosts'}",
-        "-o", "ConnectTimeout=5", "-o", "ControlPath=none", "-o", "LogLevel=ERROR",
+        "-F", str(config), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+        "-o", f"UserKnownHostsFile={folder / 'known_hosts'}", "-o", "ConnectTimeout=5",
+        "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1",
     ]  # fmt: skip
+
+
+# The lab stack's run folder (providers/lab.RUN_ROOT; the lab layer does not import providers):
+# the bastion's live pam_oath users file is read there for the last TOTP step it accepted.
+RUN_ROOT = Path("/run/plantctl-stacks")
+
+
+def _last_step(prefix: str, bastion_id: str, account: str) -> int:
+    users = RUN_ROOT / prefix / "machines" / bastion_id / "root" / pam_oath.USERS_FILE.lstrip("/")
+    try:
+        text = users.read_text()
+    except OSError:
+        return -1
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[1] == account and fields[4].isdigit():
+            return int(fields[4])
+    return -1
+
+
+class _Session:
+    """One login of a grant's account on the bastion (its key and certificate, and for an MFA
+    grant one TOTP code): a multiplexing master in the origin's namespace; each target is then a
+    channel of it (`ssh -S sock -W target`), so one code serves every try."""
+
+    def __init__(self, prefix: str, origin: str, key: str, account: str, bastion: str, tmp: Path,
+                 options: list[str], seed: str | None, bastion_id: str):  # fmt: skip
+        self.prefix, self.origin, self.account = prefix, origin, account
+        self.sock = str(tmp / f"{account}.sock")
+        self.options = options
+        self.key, self.bastion, self.seed, self.bastion_id = key, bastion, seed, bastion_id
+        self.askpass = tmp / "askpass"
+        self.error = ""
+
+    def _env(self, code: str) -> dict[str, str]:
+        return {**os.environ, "SSH_ASKPASS": str(self.askpass), "SSH_ASKPASS_REQUIRE": "force",
+                "PLANTCTL_VERIFY_CODE": code}  # fmt: skip
+
+    def open(self) -> bool:
+        if not self.askpass.exists():
+            self.askpass.write_text('#!/bin/sh\nprintf "%s\\n" "$PLANTCTL_VERIFY_CODE"\n')
+            self.askpass.chmod(0o755)
+        for _attempt in range(2):
+            code = ""
+            if self.seed:
+                now = int(time.time() // pam_oath.STEP)
+                step = max(now, _last_step(self.prefix, self.bastion_id, self.account) + 1)
+                while step > int(time.time() // pam_oath.STEP) + 1:
+                    time.sleep(0.5)
+                code = pam_oath.totp(self.seed, step * pam_oath.STEP)
+            batch = "no" if self.seed else "yes"
+            done = _inside(
+                self.prefix, self.origin,
+                ["ssh", *self.options, "-o", f"BatchMode={batch}", "-i", self.key,
+                 "-M", "-S", self.sock, "-o", "ControlPersist=yes", "-f", "-N",
+                 f"{self.account}@{self.bastion}"],
+                timeout=60, stdin=subprocess.DEVNULL, env=self._env(code),
+            )  # fmt: skip
+            if done.returncode == 0:
+                return True
+            self.error = done.stderr.strip()[-160:]
+            if not self.seed or "keyboard-interactive" not in self.error:
+                return False
+            time.sleep(pam_oath.STEP - time.time() % pam_oath.STEP + 0.5)  # the next code
+        return False
+
+    def reach(self, target: str) -> tuple[bool, str]:
+        done = _inside(
+            self.prefix, self.origin,
+            ["ssh", *self.options, "-S", self.sock, "-W", target, f"{self.account}@{self.bastion}"],
+            timeout=30, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        reached = done.returncode == 0 and done.stdout.startswith("plantctl-lab")
+        return reached, "reached" if reached else "refused: " + done.stderr.strip()[-120:]
+
+    def close(self) -> None:
+        _inside(
+            self.prefix, self.origin,
+            ["ssh", *self.options, "-S", self.sock, "-O", "exit", f"{self.account}@{self.bastion}"],
+            timeout=15, stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
 
 
 def grant_probes(
@@ -522,21 +604,30 @@ def grant_probes(
                 )
             )
 
-    def one(p: Probe, options: list[str]) -> None:
-        origin, key, account = p.got.split("|")
-        done = _inside(
-            prefix, origin,
-            ["ssh", *options, "-i", key, "-W", p.target, f"{account}@{bastion}"],
-            timeout=30, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        reached = done.returncode == 0 and done.stdout.startswith("plantctl-lab")
-        p.passed = reached
-        p.got = "reached" if reached else ("refused: " + done.stderr.strip()[-120:]).strip()
+    users = state / "oath" / "users.oath"
+    seeds = pam_oath.parse_users(users.read_text()) if users.exists() else {}
+    by_account: dict[str, list[Probe]] = {}
+    for probe in probes:
+        by_account.setdefault(probe.got.split("|")[2], []).append(probe)
+
+    def one(mine: list[Probe], tmp: Path, options: list[str]) -> None:
+        origin, key, account = mine[0].got.split("|")
+        session = _Session(prefix, origin, key, account, bastion, tmp, options,
+                           seeds.get(account), svc["id"])  # fmt: skip
+        if not session.open():
+            for p in mine:
+                p.passed, p.got = False, "refused: " + session.error
+            return
+        try:
+            for p in mine:
+                p.passed, p.got = session.reach(p.target)
+        finally:
+            session.close()
 
     with tempfile.TemporaryDirectory(prefix="plantctl-verify-") as tmp:
         options = ssh_options(Path(tmp))
         with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-            list(pool.map(lambda p: one(p, options), probes))
+            list(pool.map(lambda m: one(m, Path(tmp), options), by_account.values()))
     return probes, notes
 
 
