@@ -100,11 +100,14 @@ bench-paths: setup-venv  ## all attack paths of one site of 1,000 devices among 
 check: setup  ## run the policies on the whole inventory, as the gate does
 	plantctl check
 
-demo: setup  ## the sample plant: validate, summary, policy gate, then its lab up for real
+demo: setup  ## the sample plant: validate, summary, gate, diagram, its lab up for real and verified
 	plantctl validate
 	plantctl summary
 	@plantctl check || [ $$? -eq 1 ]  # violations are an answer to show; no answer (3) fails
-	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory lab-up SITE=$(SITE); \
+	@mkdir -p build/demo && plantctl diagram --site $(SITE) --output build/demo/zones-$(SITE).svg && \
+	  echo "zones and conduits of $(SITE): build/demo/zones-$(SITE).svg"
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory lab-up SITE=$(SITE) && \
+	  plantctl lab verify --site $(SITE); \
 	else echo "the lab needs root (namespaces, booted machines): sudo make lab-up"; fi
 
 lint: setup-venv actionlint  ## ruff, import layers, ansible-lint, actionlint (also: pre-commit run -a)
