@@ -29,7 +29,7 @@ class Rule:
     description: str  # on one line
     severity: str
     owner: str
-    principle: str  # "<n> <name>" of a DESIGN.md principle
+    principle: str  # "<n> <name>" of a principle of docs/architecture.md
     iec62443: tuple[str, ...]  # the IEC 62443-3-3 requirements (controls) it supports
     zcr: tuple[str, ...]  # the IEC 62443-3-2 zone and conduit requirements, if any
     recommended_action: str
@@ -54,7 +54,7 @@ def severities() -> tuple[str, ...]:
 
 
 def principles() -> dict[str, str]:
-    """The DESIGN.md principles a rule may serve: number -> name, in order."""
+    """The principles (docs/architecture.md) a rule may serve: number -> name, in order."""
     return dict(p.split(" ", 1) for p in schema()["$defs"]["principle"]["enum"])
 
 

@@ -73,9 +73,9 @@ def render_html(
         f" · {len(pack['rules'])} rules · {tests['passed']}/{tests['total']} policy tests passed"
         f" · {tests['coverage']}% of policy lines covered · {verdict}</p>",
         '<h2 id="matrix">Control matrix</h2>',
-        '<p class="small">IEC 62443-3-3 system requirement and DESIGN.md principle → rule →'
-        " where it is written → the tests that make it fire and its near misses → its result"
-        " on the inventory today.</p>",
+        '<p class="small">IEC 62443-3-3 system requirement and principle (docs/architecture.md)'
+        " → rule → where it is written → the tests that make it fire and its near misses → its"
+        " result on the inventory today.</p>",
         '<table id="control-matrix"><thead><tr><th class="c-sr">IEC 62443-3-3</th>'
         '<th class="c-pr">Principle</th><th class="c-rule">Rule</th>'
         '<th class="c-pol">Policy</th><th class="c-t">Fires</th><th class="c-t">Near misses</th>'
