@@ -121,7 +121,24 @@ class Report:
             "mismatches": [asdict(p) for p in self.mismatches],
             "probes": [asdict(p) for p in self.probes],
             "notes": self.notes,
+            "zones": self.zones,
+            "roles": self.roles,
+            "classes": self.classes,
         }
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> Report:
+        """The report as_dict wrote (`plantctl lab verify --format json`), to render again."""
+        return cls(
+            site=doc["site"],
+            prefix=doc["lab_prefix"],
+            probes=[Probe(**p) for p in doc["probes"]],
+            notes=list(doc["notes"]),
+            seconds=float(doc["seconds"]),
+            zones=list(doc["zones"]),
+            roles=list(doc["roles"]),
+            classes=list(doc["classes"]),
+        )
 
 
 # -- what the inventory allows --------------------------------------------------------------
