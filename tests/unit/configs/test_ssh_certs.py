@@ -3,6 +3,7 @@ lines that trust the bastion CA, and the plan's pending grants (deployable befor
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -67,7 +68,10 @@ def test_sshd_trusts_the_ca_only_when_asked():
     assert "TrustedUserCAKeys" not in sshd_config.render("10.20.36.10", 22, ("g-rw-0007",))
 
 
-@pytest.mark.skipif(not shutil.which("ssh-keygen"), reason="no ssh-keygen")
+# Only a machine without `make setup` skips it; in CI (openssh-client installed) it always runs.
+@pytest.mark.skipif(
+    not os.environ.get("CI") and not shutil.which("ssh-keygen"), reason="no ssh-keygen"
+)
 def test_the_certificate_is_valid_for_the_window_only(plant, tmp_path):
     [vendor] = _plan(plant).pending
     subprocess.run(
