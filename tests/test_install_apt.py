@@ -28,7 +28,8 @@ simulate=0; pkgs=()
 for a in "$@"; do
   case "$a" in -s) simulate=1 ;; -*|install) ;; *) pkgs+=("$a") ;; esac
 done
-# FAKE_DEPS: "pkg:dep" pairs (a new dependency); FAKE_UPGRADE: an installed package apt upgrades
+# FAKE_DEPS: "pkg:dep" pairs (a new dependency); FAKE_UPGRADE: an installed package apt upgrades;
+# FAKE_REMOVE: one it removes
 all=("${pkgs[@]}")
 for pair in ${FAKE_DEPS:-}; do
   for p in "${pkgs[@]}"; do [ "${pair%%:*}" = "$p" ] && all+=("${pair#*:}"); done
@@ -36,10 +37,15 @@ done
 if [ "$simulate" = 1 ]; then
   for p in "${all[@]}"; do echo "Inst $p (1.0 Debian:12/stable [amd64])"; done
   [ -n "${FAKE_UPGRADE:-}" ] && echo "Inst $FAKE_UPGRADE [1.0] (1.1 Debian:12/stable [amd64])"
+  [ -n "${FAKE_REMOVE:-}" ] && echo "Remv $FAKE_REMOVE [1.0]"
   for p in "${all[@]}"; do echo "Conf $p (1.0 Debian:12/stable [amd64])"; done
   exit 0
 fi
 printf '%s\n' "${all[@]}" >> "$FAKE_INSTALLED"
+if [ -x "$PLANTCTL_POLICY_RC_D" ]; then
+  echo "apt-get saw policy-rc.d: $("$PLANTCTL_POLICY_RC_D"; echo $?)" >> "$FAKE_LOG"
+fi
+exit 0
 """,
     "systemctl": r"""#!/usr/bin/env bash
 echo "systemctl $*" >> "$FAKE_LOG"
@@ -75,12 +81,14 @@ class Machine:
         self.log.touch()
         self.installed = tmp / "installed"
         self.installed.write_text("".join(f"{p}\n" for p in installed))
+        self.policy_rc = tmp / "policy-rc.d"  # the hook's place (on a machine /usr/sbin)
 
     def run(self, **env: str) -> subprocess.CompletedProcess:
         full = {
             "PATH": f"{self.bin}:{os.environ['PATH']}",
             "FAKE_LOG": str(self.log),
             "FAKE_INSTALLED": str(self.installed),
+            "PLANTCTL_POLICY_RC_D": str(self.policy_rc),
             **env,
         }
         return subprocess.run(
@@ -142,13 +150,38 @@ def test_openssh_server_pulled_in_as_a_dependency_counts_as_installed_now(tmp_pa
     assert touched == {"ssh.service"}
 
 
-def test_an_upgrade_of_an_installed_package_is_refused_before_anything_changes(tmp_path):
+def test_an_upgrade_a_new_package_needs_goes_ahead_and_is_named(tmp_path):
+    # systemd-container of a newer point release needs its systemd: apt upgrades it, and says so
+    m = Machine(tmp_path, everything_but("oathtool"))
+    done = m.run(FAKE_UPGRADE="libsystemd0")
+    assert done.returncode == 0, done.stderr
+    assert "installed oathtool\n" in done.stdout  # the upgraded one is not a new dependency
+    assert "upgraded libsystemd0 (the packages installed now need their newer version)" in (
+        done.stdout
+    )
+    assert m.calls("systemctl") == []
+    # while apt ran, the hook forbade every service start and restart; it is gone after
+    assert "apt-get saw policy-rc.d: 101" in m.log.read_text()
+    assert not m.policy_rc.exists()
+
+
+def test_a_machine_s_own_policy_rc_d_is_left_as_it_is(tmp_path):
+    m = Machine(tmp_path, everything_but("oathtool"))
+    m.policy_rc.write_text("#!/bin/sh\nexit 0\n")
+    m.policy_rc.chmod(0o755)
+    done = m.run()
+    assert done.returncode == 0, done.stderr
+    assert "apt-get saw policy-rc.d: 0" in m.log.read_text()
+    assert m.policy_rc.read_text() == "#!/bin/sh\nexit 0\n"
+
+
+def test_a_removal_of_an_installed_package_is_refused_before_anything_changes(tmp_path):
     m = Machine(tmp_path, everything_but("oathtool"))
     before = m.installed.read_text()
-    done = m.run(FAKE_UPGRADE="openssh-server")
+    done = m.run(FAKE_REMOVE="openssh-server")
     assert done.returncode == 1
-    assert "would upgrade or remove installed packages" in done.stderr
-    assert "openssh-server" in done.stderr
+    assert "would remove installed packages" in done.stderr
+    assert "Remv openssh-server" in done.stderr
     assert m.installed.read_text() == before
     assert [c.split()[1] for c in m.calls("apt-get") if "-s" not in c.split()] == ["update"]
     assert m.calls("systemctl") == []
