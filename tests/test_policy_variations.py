@@ -321,6 +321,13 @@ VARIATIONS = [
         "services: [{protocol: tcp, port: 443, port_end: 1, name: https}]",
     ),
     Variation(
+        "RA-020",
+        "access/grants.yaml",
+        "services: [{protocol: tcp, port: 443, name: https}]",
+        "services: [{protocol: udp, port: 443, name: https}]",
+        "services: [{protocol: udp, port: 443, name: https}]",
+    ),
+    Variation(
         "RA-014",
         "org/roles.yaml",
         "team_kinds: [vendor]}",

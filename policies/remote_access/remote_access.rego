@@ -319,6 +319,36 @@ deny contains v if {
 	v := violation.new(rego.metadata.rule(), "binding", key, ["role"], msg)
 }
 
+# METADATA
+# title: Recorded grants use services that can be recorded
+# description: >-
+#   A grant with session_recording true names only TCP services: the bastion records every
+#   forwarded TCP connection (grant, person, source, target, start, end, bytes each way) and the
+#   gateways record SSH shells with tlog; anything else (udp, icmp) is neither forwarded nor
+#   recorded, so the promise could not be kept.
+# custom:
+#   id: RA-020
+#   severity: high
+#   owner: it
+#   principle: 4 Balance speed and security
+#   iec62443: ["SR 2.8", "SR 2.12"]
+#   recommended_action: Name the TCP service the work needs, or ask for a grant without that service.
+deny contains v if {
+	some id, grant in input.grants
+	object.get(grant, "session_recording", false) == true
+	some i, service in grant.services
+	service.protocol != "tcp"
+	msg := sprintf(
+		"grant %s asks for session_recording but service %d (%s) cannot be recorded: %s; %s",
+		[
+			id, i + 1, service.protocol,
+			"the bastion forwards and records TCP connections only (gateways record SSH shells with tlog)",
+			"name a TCP service",
+		],
+	)
+	v := violation.new(rego.metadata.rule(), "grant", id, ["services", i], msg)
+}
+
 _target(id) := object.union(input.machines[id], {"kind": "machine"}) if {
 	input.machines[id]
 } else := object.union(input.gateways[id], {"kind": "gateway"})

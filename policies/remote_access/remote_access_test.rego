@@ -328,3 +328,18 @@ test_ra_014_fires_for_an_external_admin if {
 test_ra_014_near_miss_an_employee_admin if {
 	count(remote_access.deny) == 0 with input as fixture.put(["roles", "network-admin", "admin"], true)
 }
+
+# RA-020
+
+test_ra_020_fires_for_a_recorded_udp_service if {
+	result := remote_access.deny with input as fixture.change(["grants", "g-ven", "services", 0, "protocol"], "udp")
+	fixture.found(result, "RA-020") == {{
+		"kind": "grant", "id": "g-ven", "field": ["services", 0],
+		"msg": "grant g-ven asks for session_recording but service 1 (udp) cannot be recorded: the bastion forwards and records TCP connections only (gateways record SSH shells with tlog); name a TCP service",
+	}}
+}
+
+test_ra_020_near_miss_udp_without_recording if {
+	result := remote_access.deny with input as fixture.change(["grants", "g-int", "services", 0, "protocol"], "udp")
+	fixture.found(result, "RA-020") == set()
+}
