@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from plantctl.core.problems import InvalidInput, Problem
-from plantctl.model import addressing, references, schemas
-from plantctl.model.documents import Document, parse
+from plantctl.model import addressing, parsing, references, schemas
+from plantctl.model.documents import Document
 from plantctl.model.inventory import (
     FILE_KINDS,
     KINDS,
@@ -67,6 +67,11 @@ def load(
             )
         )
 
+    # Read every file first; what the cache has not seen is parsed and checked in one batch
+    # (model/parsing.py: on every core when it is big); then records are collected in file order.
+    pending: list[tuple[str, str, FileKind, str, str]] = []  # rel, shown, kind, text, blob
+    outcomes: dict[str, tuple[Document, bool]] = {}  # shown -> document, from the cache
+    unreadable: dict[str, Problem] = {}
     for rel in files:
         shown = source.shown(rel)
         if is_tool_file(rel):
@@ -86,37 +91,46 @@ def load(
             )
             continue
         present.add(fk.pattern)
+        raw = source.read(rel)
         try:
-            raw = source.read(rel)
             text = raw.decode("utf-8")
-            blob = blob_id(raw) if cache else ""
-            hit = cache.get(blob, fk.schema) if cache else None
-            if hit is not None:
-                doc = Document(shown, hit[0], hit[1], text)
-            else:
-                doc = parse(text, shown, memo)
         except UnicodeDecodeError as exc:
-            problems.append(
-                Problem(
-                    shown,
-                    1,
-                    1,
-                    f"not UTF-8 text ({exc.reason}); save the file as UTF-8",
-                    "INV-YAML",
-                )
+            unreadable[shown] = Problem(
+                shown, 1, 1, f"not UTF-8 text ({exc.reason}); save the file as UTF-8", "INV-YAML"
             )
+            pending.append((rel, shown, fk, "", ""))
             continue
-        except InvalidInput as exc:
-            problems.extend(exc.problems)
+        blob = blob_id(raw) if cache else ""
+        hit = cache.get(blob, fk.schema) if cache else None
+        if hit is not None:
+            outcomes[shown] = (Document(shown, hit[0], hit[1], text), True)
+        pending.append((rel, shown, fk, text, blob))
+    todo = [
+        parsing.Item(shown, text, fk.schema)
+        for _rel, shown, fk, text, _blob in pending
+        if shown not in outcomes and shown not in unreadable
+    ]
+    parsed = dict(
+        zip((item.shown for item in todo), parsing.parse_all(todo, schema_root, memo), strict=True)
+    )
+    for rel, shown, fk, text, blob in pending:
+        if shown in unreadable:
+            problems.append(unreadable[shown])
             continue
-        documents[shown] = doc
-        if hit is None:
-            found = schemas.validate(doc, fk.schema, schema_root)
-            if found:
-                problems.extend(found)
+        if shown in outcomes:
+            doc = outcomes[shown][0]
+        else:
+            outcome = parsed[shown]
+            if not outcome.parsed:
+                problems.extend(outcome.problems)
+                continue
+            doc = Document(shown, outcome.data, outcome.tree, text)
+            if outcome.problems:
+                problems.extend(outcome.problems)
                 continue
             if cache:
                 cache.put(blob, fk.schema, doc.data, doc.tree)
+        documents[shown] = doc
         site = rel.split("/")[1] if rel.startswith("sites/") else None
         problems.extend(_collect(doc, fk, site, records))
 

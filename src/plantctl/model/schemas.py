@@ -138,6 +138,11 @@ def _validators(directory: str) -> dict[str, _Checker]:
     return out
 
 
+def validators(directory: Path) -> None:
+    """Compiles the schemas of `directory` now (they are kept for every later validate)."""
+    _validators(str(directory.resolve()))
+
+
 def validate(doc: Document, kind: str, directory: Path) -> list[Problem]:
     checker = _validators(str(directory.resolve())).get(kind)
     if checker is None:
