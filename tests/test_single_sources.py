@@ -128,7 +128,8 @@ def test_other_copies_of_the_id_equal_the_schema():
 
     assert core(induform.ID_PATTERN.pattern) == core(ID)
     for account in (mosquitto.ACCOUNT, lab_pki.ACCOUNT):
-        assert account.pattern == r"(collector|role)\." + core(ID)
+        assert account is broker_access.ACCOUNT  # one definition, imported
+    assert broker_access.ACCOUNT.pattern == r"(gateway|role)\." + core(ID)
 
 
 def test_no_python_copy_where_the_source_can_be_imported():
@@ -182,12 +183,15 @@ def test_the_broker_acl_allows_what_the_collector_publishes(inv):
             continue
         for gateway in sorted(g.key for g in inv.of("gateway").values() if g.site == site):
             doc = collector_config.render(inv, gateway)
-            if doc.get("payload", "json") != "json":
+            if doc.get("payload", "json") != "json" or not doc["sources"]:
                 continue
-            for src in config.parse(doc).sources:
-                published = {src.topic(s) for s in src.signals}
-                allowed = set(access.account(broker_access.collector_account(src.id)).write)
-                assert published == allowed, src.id
+            # one process, one certificate: the gateway's account allows its sources' topics
+            account = access.account(broker_access.gateway_account(gateway))
+            assert doc["broker"]["account"] == account.username
+            sources = config.parse(doc).sources
+            published = {src.topic(s) for src in sources for s in src.signals}
+            assert published == set(account.write), gateway
+            for src in sources:
                 checked += 1
                 for sig in src.signals:
                     readers = {

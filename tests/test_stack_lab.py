@@ -332,10 +332,11 @@ def _mqtt(lab, host: str, tool: str, account: str | None, *args: str, ca: Path |
 
 
 def _publish(lab, topic: str, value: str | None, *flags: str) -> subprocess.CompletedProcess:
-    """col-rw-cnc-01 publishes from its gateway (QoS 1); value None clears a retained message."""
+    """gw-rw-01 (the account of its collectors' one process) publishes (QoS 1); value None clears
+    a retained message."""
     payload = ["-n"] if value is None else ["-m", value]
-    collector = "collector.col-rw-cnc-01"
-    return _mqtt(lab, "gw-rw-01", "mosquitto_pub", collector, "-t", topic, *payload, *flags)
+    account = "gateway.gw-rw-01"
+    return _mqtt(lab, "gw-rw-01", "mosquitto_pub", account, "-t", topic, *payload, *flags)
 
 
 def _subscribe(lab, host: str, account: str, topic: str, *flags: str) -> subprocess.Popen:
@@ -356,12 +357,12 @@ def test_broker_delivers_only_what_a_role_may_view(lab, model):
     status = "ridgeway/cell-machining/rw-cnc-01/machine-status/status"
     count = "ridgeway/cell-machining/rw-cnc-01/production-counts/part-count"
     reason = "ridgeway/cell-machining/rw-cnc-01/downtime-reasons/downtime-reason"
-    assert set(access.account("collector.col-rw-cnc-01").write) >= {status, count, reason}
+    assert set(access.account("gateway.gw-rw-01").write) >= {status, count, reason}
     # Retained, so that what a subscriber gets does not depend on when it connects.
     for topic, value in ((status, "1"), (count, "42"), (reason, "7")):
         done = _publish(lab, topic, value, "-q", "1", "-r")
         assert done.returncode == 0, done.stderr
-    # a collector cannot publish on another collector's topics (accepted, never delivered)
+    # a gateway cannot publish on another gateway's collectors' topics (accepted, never delivered)
     other = "ridgeway/cell-molding/rw-press-01/machine-status/status"
     _publish(lab, other, "x", "-q", "1", "-r")
     hosts = {
@@ -395,7 +396,7 @@ def test_broker_refuses_clients_without_a_certificate_or_from_another_ca(lab):
     foreign = lab.tmp / "foreign"
     foreign.mkdir()
     ca_key, ca_cert = lab_pki.make_ca("someone else's CA")
-    key, cert = lab_pki.issue_cert(ca_key, ca_cert, "collector.col-rw-cnc-01")
+    key, cert = lab_pki.issue_cert(ca_key, ca_cert, "gateway.gw-rw-01")
     (foreign / "client.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (foreign / "client.key").write_bytes(
         key.private_bytes(

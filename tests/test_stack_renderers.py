@@ -87,7 +87,8 @@ def test_acl_roles_read_only_what_they_may_view_and_collectors_write_their_own(i
     assert net_admin.write == ()
     auditor = access.account("role.auditor")
     assert auditor.read == ("ridgeway/+/+/quality-records/+", "ridgeway/+/+/reports/+")
-    col = access.account("collector.col-rw-comp-01")
+    col = access.account("gateway.gw-rw-03")  # its one collector: col-rw-comp-01
+    assert col.collectors == ("col-rw-comp-01",)
     assert col.read == ()
     assert col.write == (
         "ridgeway/cell-molding/rw-comp-01/machine-status/running",

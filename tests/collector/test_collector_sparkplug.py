@@ -260,20 +260,26 @@ def test_the_broker_acl_follows_the_sparkplug_layout(sparkplug_sample):
     doc = collector_config.render(inv, "gw-rw-02")
     assert (doc["payload"], doc["sparkplug_group"]) == ("sparkplug-b", "ridgeway")
     access = broker_access.build(inv, "ridgeway")
-    acc = access.account("collector.col-rw-press-01")
+    # one account for the gateway's two collectors: its node once, both presses' devices
+    acc = access.account("gateway.gw-rw-02")
+    assert acc.collectors == ("col-rw-press-01", "col-rw-press-02")
     node = "spBv1.0/ridgeway/{}/gw-rw-02"
     assert acc.read == (node.format("NCMD"),)
+    assert acc.write.count(node.format("NBIRTH")) == acc.write.count(node.format("NDEATH")) == 1
     assert set(acc.write) == {
         node.format("NBIRTH"),
         node.format("NDEATH"),
         *(
-            f"{node.format(kind)}/rw-press-01.{cls}"
+            f"{node.format(kind)}/{press}.{cls}"
             for kind in ("DBIRTH", "DDATA", "DDEATH")
+            for press in ("rw-press-01", "rw-press-02")
             for cls in ("machine-status", "production-counts")
         ),
     }
-    # a JSON gateway's collector keeps its JSON topics
-    assert access.account("collector.col-rw-cnc-01").write[0].startswith("ridgeway/")
+    # no account may send a command (NCMD, DCMD): a command is a write to the plant
+    assert not [t for a in access.accounts for t in a.write if broker_access.is_command(t)]
+    # a JSON gateway keeps its JSON topics
+    assert access.account("gateway.gw-rw-01").write[0].startswith("ridgeway/")
     # roles: the Sparkplug devices of the classes they view, by name, and node state
     for role in (a for a in access.accounts if a.kind == "role"):
         classes = broker_access.viewable_classes(inv, role.subject)

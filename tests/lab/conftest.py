@@ -8,7 +8,10 @@ its inventory zone; the PLCs are recording simulators in their own namespaces (p
 own server for S7, cpppo's EtherNet/IP server for Logix); an IT workstation
 namespace in the enterprise zone is the controller's only way in (ssh ProxyCommand through it to
 the bastion, ProxyJump from there, as in the plant) and hosts the independent MQTT observer; the
-HMI server's namespace is "another host in the gateways' zone".
+HMI server's namespace is "another host in the gateways' zone". The broker enforces the ACL
+plantctl renders for the inventory (configs/mosquitto.py): each gateway connects as its one
+account `gateway.<id>` (the union of its collectors' topics); the observer's read-everything
+account is the one test-only line appended to it.
 
 Test-only secrets (SSH keys, a CA) are generated in the session's temporary folder; the admins'
 public keys are added to a private copy of the inventory, never to the repository.
@@ -33,13 +36,14 @@ from lab_plant import (
 )
 
 from plantctl.collector import config
+from plantctl.configs import mosquitto as mosquitto_render
 from plantctl.lab import File, Lab, Namespace, PlcSimulator, cleanup
 from plantctl.lab.mosquitto import tls_config
 from plantctl.lab.observer import Subscriber
 from plantctl.lab.pki import Authority
 from plantctl.model import addressing
 from plantctl.model.loader import load
-from plantctl.plant import collector_config
+from plantctl.plant import broker_access, collector_config
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +69,10 @@ def plant(tmp_path_factory):
     ca = Authority(work / "ca")
     broker_cred = ca.issue(broker_svc["id"], server=True, ips=(broker_svc["address"],))
     for gw in GATEWAYS:
-        ca.issue(gw)
+        ca.issue(broker_access.gateway_account(gw))  # CN = the gateway's broker account
     observer_cred = ca.issue("lab-observer")
+    acl = mosquitto_render.render_acl(broker_access.build(inv, SITE))
+    acl += f"\n# test only: the independent observer\nuser lab-observer\ntopic read {SITE}/#\n"
 
     with Lab() as lab:
         net = lab.site_network(inv, SITE)
@@ -116,6 +122,7 @@ def plant(tmp_path_factory):
                     "/etc/mosquitto/certs/server.key": File(
                         broker_cred.key.read_text(), 0o640, "mosquitto"
                     ),
+                    "/etc/mosquitto/plantctl-acl": File(acl, 0o640, "mosquitto"),
                     "/etc/mosquitto/conf.d/plantctl-lab.conf": File(
                         tls_config(
                             port=broker_svc["port"],
@@ -124,6 +131,7 @@ def plant(tmp_path_factory):
                             cert=Path("/etc/mosquitto/certs/server.pem"),
                             key=Path("/etc/mosquitto/certs/server.key"),
                         )
+                        + "acl_file /etc/mosquitto/plantctl-acl\n"
                     ),
                 },
             ),

@@ -54,6 +54,10 @@ class Converge:
     log: Path
 
 
+# The lab CA's file of a gateway's client certificate: CN = its broker account gateway.<id>.
+CLIENT_CERT = "/gateway.{{ inventory_hostname }}"
+
+
 @dataclass
 class Plant:
     lab: Lab
@@ -94,8 +98,9 @@ class Plant:
             json.dumps(
                 {
                     "collector_tls_ca_cert": str(self.ca.cert),
-                    "collector_tls_client_cert": str(self.ca.dir) + "/{{ inventory_hostname }}.pem",
-                    "collector_tls_client_key": str(self.ca.dir) + "/{{ inventory_hostname }}.key",
+                    # named for the gateway's broker account (broker_access.gateway_account)
+                    "collector_tls_client_cert": str(self.ca.dir) + CLIENT_CERT + ".pem",
+                    "collector_tls_client_key": str(self.ca.dir) + CLIENT_CERT + ".key",
                     "collector_wheelhouse_dir": str(self.work / "wheelhouse"),
                 }
             )

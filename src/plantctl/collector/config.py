@@ -170,6 +170,9 @@ class Broker:
     tls: Tls | None
     keepalive_s: int = 30
     qos: int = 1
+    # The broker account: the common name of the client certificate, `gateway.<gateway>` (one
+    # process, one certificate for all the gateway's sources; plant/broker_access.py).
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,11 @@ def parse(data: Any, where: str = "<config>") -> Config:
             f"sparkplug_group: {group!r} is not a Sparkplug group id (one topic level of "
             "letters, digits, '_', '.', '-'; never '/', '#' or '+')"
         )
+    if broker is not None and broker.account and broker.account != f"gateway.{gateway}":
+        problems.append(
+            f"broker.account: {broker.account!r} is not this gateway's account gateway.{gateway}"
+            " (one account per gateway: its certificate's common name)"
+        )
     if problems or broker is None:  # no broker is one of the problems
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return Config(
@@ -288,6 +296,7 @@ def _broker(raw: Any, need, problems: list[str]) -> Broker | None:
     client_id = need(raw, "client_id", str, "broker")
     keepalive = need(raw, "keepalive_s", int, "broker", required=False) or 30
     qos = need(raw, "qos", int, "broker", required=False)
+    account = need(raw, "account", str, "broker", required=False) or ""
     if qos is not None and qos != 1:
         problems.append(f"broker.qos: machine data is published with QoS 1, got {qos}")
     tls = None
@@ -300,7 +309,7 @@ def _broker(raw: Any, need, problems: list[str]) -> Broker | None:
             tls = Tls(*files)
     if None in (host, port, client_id):
         return None
-    return Broker(host, port, client_id, tls, keepalive, 1)
+    return Broker(host, port, client_id, tls, keepalive, 1, account)
 
 
 def _source(raw: Any, at: str, need, problems: list[str]) -> Source | None:
@@ -530,6 +539,7 @@ def to_dict(config: Config) -> dict:
             "client_id": b.client_id,
             "keepalive_s": b.keepalive_s,
             "qos": b.qos,
+            **({"account": b.account} if b.account else {}),
             "tls": None
             if b.tls is None
             else {

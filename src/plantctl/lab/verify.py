@@ -365,9 +365,8 @@ def broker_probes(
     classes = sorted(inv.of("data_class"))
     roles = [a for a in access.accounts if a.kind == "role"]
     publishers: dict[str, tuple[str, str]] = {}  # class -> (account, topic)
-    gateway_of = {r.key: r.data["gateway"] for r in inv.site_objects("collector", site)}
     for acc in access.accounts:
-        if acc.kind != "collector":
+        if acc.kind != "gateway":
             continue
         for topic in acc.write:
             parts = topic.split("/")
@@ -407,7 +406,7 @@ def broker_probes(
     def publish(cls: str, value: str | None) -> None:
         account, topic = publishers[cls]
         payload = ["-n"] if value is None else ["-m", value]
-        gw = gateway_of[account.split(".", 1)[1]]
+        gw = access.account(account).subject  # a gateway account publishes from its gateway
         _inside(
             prefix, gw,
             ["mosquitto_pub", *client_args, *creds(account), "-t", topic, *payload, "-q", "1",

@@ -1,8 +1,11 @@
 """Who may do what on a site's MQTT broker, derived from the data-access rules of the inventory.
 
-- A collector publishes only its own topics: `<site>/<zone>/<machine>/<data class>/<signal>` for
-  each signal it is configured with (the machine's zone; `publish_prefix` replaces the first three
-  levels when the collector sets it). It reads nothing.
+- A gateway publishes only its collectors' topics: `<site>/<zone>/<machine>/<data class>/<signal>`
+  for each signal a collector of the gateway is configured with (the machine's zone;
+  `publish_prefix` replaces the first three levels when the collector sets it). It reads nothing.
+  A gateway runs one collector process with one client certificate, whatever the number of its
+  collectors (collector/service.py), so the broker account is the gateway's and its ACL is the
+  union of its collectors' topics.
 - A role may subscribe only to the data classes that list it as a viewer (data_classes[].viewers):
   `<site>/+/+/<data class>/+`. It publishes nothing.
 
@@ -10,21 +13,24 @@ Gateways with `payload: sparkplug-b` publish Sparkplug B instead (collector/spar
 `spBv1.0/<group>/<type>/<gateway>/<machine>.<data class>`. Their collectors may publish NBIRTH
 and NDEATH of their gateway, DBIRTH, DDATA and DDEATH of their own devices, and read only their
 gateway's NCMD (a rebirth request). A role may subscribe to the devices of the data classes it
-views, by name, and to the NBIRTH/NDEATH of those devices' gateways (state, no values).
+views, by name, and to the NBIRTH/NDEATH of those devices' gateways (state, no values). No
+account may publish an NCMD or a DCMD: a command to an edge node is a write to the plant
+(`build` derives none; configs/mosquitto.py refuses to render one, `is_command`).
 
 Health (collector/service.py): once the inventory has the data class `gateway-health`
 (config.HEALTH_CLASS: its owner, retention and viewers agreed like any other class), every
-collector may also write its gateway's retained health topic `<site>/_health/<gateway>` (the
+gateway may also write its retained health topic `<site>/_health/<gateway>` (the
 will says offline), and a role that views that class may read `<site>/_health/+`. Without the
 class no account may touch the health topics (the broker drops what a collector publishes there).
 
-Accounts are named `collector.<id>` and `role.<id>`: the dot cannot occur in an inventory id, so a
-collector can never be confused with a role. Clients authenticate with a TLS client certificate
-whose common name is the account name (Mosquitto `use_identity_as_username`).
+Accounts are named `gateway.<id>` and `role.<id>` (ACCOUNT): the dot cannot occur in an
+inventory id, so a gateway can never be confused with a role. Clients authenticate with a TLS
+client certificate whose common name is the account name (Mosquitto `use_identity_as_username`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from plantctl.collector import config
@@ -35,15 +41,20 @@ from plantctl.model.inventory import Inventory
 # The topic format is the collector's (plantctl.collector.config: topic_prefix, topic,
 # class_subscription), so what a collector publishes and what its ACL allows cannot differ.
 TOPIC_LEVEL = config.TOPIC_LEVEL
+# The shape of every broker account (and of its client certificate's common name).
+ACCOUNT = re.compile(r"(gateway|role)\." + tokens.ID.pattern)
+# Sparkplug message types that command an edge node or a device: writes to the plant.
+COMMANDS = ("NCMD", "DCMD")
 
 
 @dataclass(frozen=True)
 class Account:
     username: str
-    kind: str  # collector | role
-    subject: str  # the collector or role id
+    kind: str  # gateway | role
+    subject: str  # the gateway or role id
     read: tuple[str, ...] = ()
     write: tuple[str, ...] = ()
+    collectors: tuple[str, ...] = ()  # a gateway's collectors, whose topics `write` unites
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,9 @@ class BrokerAccess:
         raise KeyError(username)
 
 
-def collector_account(collector_id: str) -> str:
-    return "collector." + tokens.ident(collector_id, "collector id")
+def gateway_account(gateway_id: str) -> str:
+    """The broker account (and client certificate common name) of a gateway's collector process."""
+    return "gateway." + tokens.ident(gateway_id, "gateway id")
 
 
 def role_account(role_id: str) -> str:
@@ -128,13 +140,25 @@ def sparkplug_devices(inv: Inventory, collector: dict, site: str) -> tuple[str, 
     )
 
 
-def sparkplug_topics(inv: Inventory, collector: dict, site: str, group: str):
+def sparkplug_topics(
+    inv: Inventory, collector: dict, site: str, group: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(write, read) of a Sparkplug collector."""
     node = f"{SPARKPLUG}/{group}/{{}}/{tokens.ident(collector['gateway'], 'gateway id')}"
     write = [node.format("NBIRTH"), node.format("NDEATH")]
     for dev in sparkplug_devices(inv, collector, site):
         write += [f"{node.format(kind)}/{dev}" for kind in ("DBIRTH", "DDATA", "DDEATH")]
     return tuple(write), (node.format("NCMD"),)
+
+
+def is_command(topic: str) -> bool:
+    """Whether a topic (or filter) is a Sparkplug NCMD or DCMD, or a wildcard that covers one."""
+    levels = topic.split("/")
+    if levels[0] not in (SPARKPLUG, "+", "#"):
+        return False
+    if "#" in levels[:3]:
+        return True
+    return len(levels) >= 3 and levels[2] in (*COMMANDS, "+")
 
 
 def health_adopted(inv: Inventory) -> bool:
@@ -169,19 +193,37 @@ def build(inv: Inventory, site: str) -> BrokerAccess:
     accounts: list[Account] = []
     # Sparkplug devices by data class: [(group, gateway, device)]
     sparkplug: dict[str, list[tuple[str, str, str]]] = {}
+    by_gateway: dict[str, list[dict]] = {}
     for rec in sorted(inv.site_objects("collector", site), key=lambda r: r.key):
-        group = sparkplug_group(inv, rec.data, site)
-        if group is None:
-            write, read = collector_topics(inv, rec.data, site), ()
-        else:
-            write, read = sparkplug_topics(inv, rec.data, site, group)
-            for dev in sparkplug_devices(inv, rec.data, site):
-                cls = dev.split(".", 1)[1]
-                sparkplug.setdefault(cls, []).append((group, rec.data["gateway"], dev))
+        by_gateway.setdefault(rec.data["gateway"], []).append(rec.data | {"id": rec.key})
+    for gateway, collectors in sorted(by_gateway.items()):
+        write: list[str] = []
+        read: list[str] = []
+        for col in collectors:
+            group = sparkplug_group(inv, col, site)
+            own_write: tuple[str, ...]
+            own_read: tuple[str, ...]
+            if group is None:
+                own_write, own_read = collector_topics(inv, col, site), ()
+            else:
+                own_write, own_read = sparkplug_topics(inv, col, site, group)
+                for dev in sparkplug_devices(inv, col, site):
+                    cls = dev.split(".", 1)[1]
+                    sparkplug.setdefault(cls, []).append((group, gateway, dev))
+            # the union: a Sparkplug gateway's collectors share its NBIRTH, NDEATH and NCMD
+            write += [t for t in own_write if t not in write]
+            read += [t for t in own_read if t not in read]
         if health_adopted(inv):
-            write = (*write, health_topic(rec.data, site))
+            write.append(health_topic(collectors[0], site))
         accounts.append(
-            Account(collector_account(rec.key), "collector", rec.key, read=read, write=write)
+            Account(
+                gateway_account(gateway),
+                "gateway",
+                gateway,
+                read=tuple(read),
+                write=tuple(write),
+                collectors=tuple(c["id"] for c in collectors),
+            )
         )
     for role_id in sorted(inv.of("role")):
         classes = viewable_classes(inv, role_id)

@@ -2,8 +2,10 @@
 
 The controller side of the collector: the Ansible inventory plugin calls `render` for every
 gateway and hands the document to the `collector` role, which only adds where the TLS files and
-the state directory live on the gateway. The result is checked with the collector's own parser,
-so a configuration that asks for any write fails here, before it reaches a gateway.
+the state directory live on the gateway. `broker.account` is the gateway's broker account
+(`gateway.<id>`, plant/broker_access.py), the common name its client certificate must have.
+The result is checked with the collector's own parser, so a configuration that asks for any
+write fails here, before it reaches a gateway.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ def render(
             "host": broker["address"],
             "port": broker["port"],
             "client_id": gateway,
+            # one process, one client certificate: the gateway's account (broker_access)
+            "account": broker_access.gateway_account(gateway),
             "qos": 1,
             "tls": dict(tls or DEFAULT_TLS),
         },

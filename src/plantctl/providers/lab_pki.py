@@ -2,7 +2,8 @@
 
     <dir>/ca.crt, ca.key            the lab CA (EC P-256, 2 years)
     <dir>/server.crt, server.key    the broker: CN and DNS = its id, IP SAN = its address
-    <dir>/clients/<account>.crt/.key  one client certificate per broker account (CN = account)
+    <dir>/clients/<account>.crt/.key  one client certificate per broker account (CN = account:
+                                      gateway.<id> or role.<id>)
 
 Issuing is idempotent: what exists and still fits is kept, what is missing is made, certificates
 of accounts that are gone are removed. Private keys are written 0600 and never leave the lab
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
 from pathlib import Path
 
 from cryptography import x509
@@ -22,8 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from plantctl.core import atomic
 from plantctl.lab.pki import issue_cert, key_pem, make_ca
-
-ACCOUNT = re.compile(r"(collector|role)\.[a-z][a-z0-9-]{0,62}")
+from plantctl.plant.broker_access import ACCOUNT
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -67,7 +66,7 @@ def issue(directory: Path, server: dict, accounts: list[str]) -> dict:
     wanted = set()
     for account in accounts:
         if not ACCOUNT.fullmatch(account):
-            raise ValueError(f"broker account {account!r} is not collector.<id> or role.<id>")
+            raise ValueError(f"broker account {account!r} is not gateway.<id> or role.<id>")
         wanted.add(account)
         if not (clients / f"{account}.crt").exists() or not (clients / f"{account}.key").exists():
             key, cert = issue_cert(ca_key, ca_cert, account)

@@ -1,5 +1,5 @@
 """Unit tests of plantctl.configs.mosquitto (render_acl, render_conf): the broker's ACL gives a
-role only the topics of the data classes it views and a collector only its own; the
+role only the topics of the data classes it views and a gateway only its collectors'; the
 configuration has TLS listeners with client certificates; unsafe values are refused."""
 
 from __future__ import annotations
@@ -73,13 +73,16 @@ def test_a_role_reads_its_classes_topics_only_and_writes_nothing(plant, access):
         assert read == [f"ridgeway/+/+/{c}/+" for c in sorted(viewers[user.removeprefix("role.")])]
 
 
-def test_a_collector_writes_its_machines_topics_and_reads_nothing(access):
-    read, write = _acl(mosquitto.render_acl(access))["collector.col-rw-press-02"]
+def test_a_gateway_writes_its_collectors_machines_topics_and_reads_nothing(access):
+    users = _acl(mosquitto.render_acl(access))
+    read, write = users["gateway.gw-rw-02"]  # col-rw-press-01 and col-rw-press-02
     assert read == []
-    assert write == [
+    assert write[-2:] == [
         "ridgeway/cell-molding/rw-press-02/machine-status/status",
         "ridgeway/cell-molding/rw-press-02/production-counts/shot-count",
     ]
+    assert {t.split("/")[2] for t in write} == {"rw-press-01", "rw-press-02"}
+    assert not [u for u in users if not u.startswith(("gateway.", "role."))]
 
 
 def test_a_new_class_is_readable_by_its_viewers_only(load_plant):
@@ -104,18 +107,28 @@ def test_nothing_is_open_to_everyone(access):
         Account("role.Admin", "role", "Admin"),
         Account("admin", "role", "admin"),
         Account("role.x\nuser role.y", "role", "x"),
-        Account("collector.a b", "collector", "a b"),
+        Account("gateway.a b", "gateway", "a b"),
+        Account("collector.c", "collector", "c", write=("ridgeway/z/m/x/y",)),
+        Account("gateway.g", "gateway", "g", write=("spBv1.0/ridgeway/NCMD/gw-rw-02",)),
+        Account(
+            "gateway.g", "gateway", "g", write=("spBv1.0/ridgeway/DCMD/gw-rw-02/rw-press-01.x",)
+        ),
+        Account("role.host", "role", "host", write=("spBv1.0/ridgeway/NCMD/gw-rw-02",)),
         Account("role.viewer", "role", "viewer", read=("ridgeway/#",)),
         Account("role.viewer", "role", "viewer", read=("ridgeway/+/+/x/+\ntopic readwrite x",)),
         Account("role.viewer", "role", "viewer", read=("ridgeway//x",)),
-        Account("collector.c", "collector", "c", write=("ridgeway/+/m/x/y",)),
-        Account("collector.c", "collector", "c", write=("ridgeway/z/m/x/y z",)),
+        Account("gateway.c", "gateway", "c", write=("ridgeway/+/m/x/y",)),
+        Account("gateway.c", "gateway", "c", write=("ridgeway/z/m/x/y z",)),
     ],
     ids=[
         "upper-case",
         "no-kind",
         "newline-in-name",
         "space-in-name",
+        "per-collector-account",
+        "gateway-ncmd",
+        "gateway-dcmd",
+        "role-ncmd",
         "hash-wildcard",
         "newline-in-topic",
         "empty-level",

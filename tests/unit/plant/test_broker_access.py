@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from plantctl.model import tokens
 from plantctl.plant import broker_access
 
 DATA_CLASSES = "data_classes.yaml"
@@ -88,28 +89,77 @@ def test_no_longer_a_viewer_no_account(load_plant):
         broker_access.build(inv, "ridgeway").account("role.network-admin")
 
 
-def test_collectors_write_one_topic_per_signal_and_read_nothing(plant):
+def test_a_gateway_writes_one_topic_per_signal_of_its_collectors_and_reads_nothing(plant):
+    """One account per gateway (one collector process, one client certificate), its topics the
+    union of its collectors' topics, in collector order."""
     access = broker_access.build(plant, "ridgeway")
-    collectors = [a for a in access.accounts if a.kind == "collector"]
-    assert [a.username for a in collectors] == [
-        f"collector.{c}" for c in sorted(plant.of("collector"))
-    ]
-    for account in collectors:
-        rec = plant.get("collector", account.subject)
-        machine = plant.get("machine", rec.data["machine"])
+    gateways = [a for a in access.accounts if a.kind == "gateway"]
+    collectors = {c.key: c for c in plant.of("collector").values() if c.site == "ridgeway"}
+    running = sorted({c.data["gateway"] for c in collectors.values()})
+    assert [a.username for a in gateways] == [f"gateway.{g}" for g in running]
+    assert not [a for a in access.accounts if a.kind not in ("gateway", "role")]
+    for account in gateways:
+        own = sorted(k for k, c in collectors.items() if c.data["gateway"] == account.subject)
+        assert account.collectors == tuple(own)
+        expected = []
+        for key in own:
+            rec = collectors[key]
+            machine = plant.get("machine", rec.data["machine"])
+            expected += [
+                f"ridgeway/{machine.data['zone']}/{machine.key}/{s['data_class']}/{s['name']}"
+                for s in rec.data["signals"]
+            ]
         assert account.read == ()
-        assert account.write == tuple(
-            f"ridgeway/{machine.data['zone']}/{machine.key}/{s['data_class']}/{s['name']}"
-            for s in rec.data["signals"]
-        )
+        assert account.write == tuple(expected)
 
 
-def test_a_collectors_topics_are_its_own_machines(plant):
+def test_a_gateway_with_two_collectors_writes_both_collectors_topics(plant):
     access = broker_access.build(plant, "ridgeway")
-    assert access.account("collector.col-rw-cnc-02").write == (
+    account = access.account("gateway.gw-rw-01")
+    assert account.collectors == ("col-rw-cnc-01", "col-rw-cnc-02")
+    cnc1 = [t for t in account.write if "/rw-cnc-01/" in t]
+    cnc2 = [t for t in account.write if "/rw-cnc-02/" in t]
+    assert cnc1 and cnc2 and len(cnc1) + len(cnc2) == len(account.write)
+    assert cnc2 == [
         "ridgeway/cell-machining/rw-cnc-02/machine-status/status",
         "ridgeway/cell-machining/rw-cnc-02/production-counts/part-count",
-    )
+    ]
+    # nothing of another gateway's collectors
+    assert not any("rw-press" in t for t in account.write)
+    with pytest.raises(KeyError):
+        access.account("collector.col-rw-cnc-01")  # no per-collector account any more
+
+
+@pytest.mark.parametrize(
+    ("gateway", "account"), [("gw-rw-01", "gateway.gw-rw-01"), ("x", "gateway.x")]
+)
+def test_the_account_name_is_the_gateways(gateway, account):
+    assert broker_access.gateway_account(gateway) == account
+    assert broker_access.ACCOUNT.fullmatch(account)
+
+
+@pytest.mark.parametrize("bad", ["gw rw", "GW", "gw/1", "gw.1", ""])
+def test_a_gateway_id_that_is_no_id_gives_no_account(bad):
+    with pytest.raises(tokens.UnsafeToken):
+        broker_access.gateway_account(bad)
+
+
+@pytest.mark.parametrize(
+    ("topic", "command"),
+    [
+        ("spBv1.0/ridgeway/NCMD/gw-rw-02", True),
+        ("spBv1.0/ridgeway/DCMD/gw-rw-02/rw-press-01.machine-status", True),
+        ("spBv1.0/ridgeway/+/gw-rw-02", True),
+        ("spBv1.0/+/#", True),
+        ("+/ridgeway/NCMD/gw-rw-02", True),
+        ("#", True),
+        ("spBv1.0/ridgeway/NBIRTH/gw-rw-02", False),
+        ("spBv1.0/ridgeway/DDATA/gw-rw-02/rw-press-01.machine-status", False),
+        ("ridgeway/cell-molding/rw-press-01/NCMD/status", False),
+    ],
+)
+def test_a_sparkplug_command_is_recognised(topic, command):
+    assert broker_access.is_command(topic) is command
 
 
 def test_a_publish_prefix_replaces_site_zone_and_machine(load_plant):
@@ -120,7 +170,7 @@ def test_a_publish_prefix_replaces_site_zone_and_machine(load_plant):
             "  - id: col-rw-cnc-02\n    publish_prefix: plant/line-1/cnc-2\n",
         )
     )
-    assert broker_access.build(inv, "ridgeway").account("collector.col-rw-cnc-02").write == (
+    assert broker_access.build(inv, "ridgeway").account("gateway.gw-rw-01").write[-2:] == (
         "plant/line-1/cnc-2/machine-status/status",
         "plant/line-1/cnc-2/production-counts/part-count",
     )
@@ -128,7 +178,7 @@ def test_a_publish_prefix_replaces_site_zone_and_machine(load_plant):
 
 def test_a_sparkplug_collector_writes_its_gateways_node_and_its_devices(load_plant, sample_texts):
     inv = load_plant(_sparkplug_gw3(sample_texts))
-    account = broker_access.build(inv, "ridgeway").account("collector.col-rw-comp-01")
+    account = broker_access.build(inv, "ridgeway").account("gateway.gw-rw-03")
     node = "spBv1.0/ridgeway/{}/gw-rw-03"
     assert account.write == (
         node.format("NBIRTH"),
@@ -166,8 +216,11 @@ def test_a_role_reads_the_sparkplug_devices_of_its_classes_only(
 
 def test_the_other_gateways_stay_json(load_plant, sample_texts):
     inv = load_plant(_sparkplug_gw3(sample_texts))
-    account = broker_access.build(inv, "ridgeway").account("collector.col-rw-press-01")
-    assert all(t.startswith("ridgeway/cell-molding/rw-press-01/") for t in account.write)
+    account = broker_access.build(inv, "ridgeway").account("gateway.gw-rw-02")
+    assert all(
+        t.startswith(("ridgeway/cell-molding/rw-press-01/", "ridgeway/cell-molding/rw-press-02/"))
+        for t in account.write
+    )
 
 
 def test_accounts_and_listener_of_the_sites_broker(plant):
@@ -182,7 +235,7 @@ def test_accounts_and_listener_of_the_sites_broker(plant):
     )
     names = [a.username for a in access.accounts]
     assert len(names) == len(set(names))
-    assert all(n.startswith(("collector.", "role.")) for n in names)
+    assert all(n.startswith(("gateway.", "role.")) for n in names)
 
 
 @pytest.mark.parametrize("site", ["lakeside", "nowhere"])
