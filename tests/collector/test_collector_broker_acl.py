@@ -11,12 +11,15 @@ witness that may read every topic, to see what the broker accepted."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from test_collector_sparkplug_acl import NOT_AUTHORIZED, Client, V5Publisher, _wait
 
+from plantctl.collector import config
 from plantctl.configs import mosquitto as mosquitto_render
 from plantctl.lab.mosquitto import LocalBroker
-from plantctl.plant import broker_access
+from plantctl.plant import broker_access, collector_config
 
 GATEWAY = "gateway.gw-rw-02"
 WITNESS = "role.witness-test"
@@ -92,3 +95,11 @@ def test_a_gateway_with_two_collectors_publishes_both_through_the_rendered_acl(
         witness.close()
         if rogue is not None:
             rogue.close()
+
+
+@pytest.mark.parametrize("account", ["collector.col-rw-press-01", "gateway.gw-rw-01", "gw-rw-02"])
+def test_the_collector_refuses_an_account_that_is_not_its_gateways(inventory, account):
+    doc = copy.deepcopy(collector_config.render(inventory, "gw-rw-02"))
+    doc["broker"]["account"] = account
+    with pytest.raises(config.ConfigError, match=r"not this gateway.s account gateway\.gw-rw-02"):
+        config.parse(doc)
