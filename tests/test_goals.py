@@ -139,6 +139,7 @@ def test_the_snapshot_says_what_the_gateways_said(tmp_path, plantctl):
     assert snap["summary"] == {
         "gateways_online": 1, "gateways_offline": 1, "gateways_silent": 1, "sources_failing": 1,
         "sources_slow": 0, "backlog": 42, "signals_stale": 1 + len(never),
+        "signals_inaccurate": 0, "broker_outages": 0,
         "goals_without_data": ["rw-compressor-energy", "rw-production-reporting"],
     }  # fmt: skip
     down = snap["goals"]["rw-downtime"]

@@ -187,8 +187,14 @@ def render_markdown(review: Review, images: dict[str, Path]) -> str:
         out += [f"## {title}", ""]
         if title.startswith("Remote-access grants") and "grants" in images:
             out += [f"![Grant durations]({images['grants'].name})", ""]
-        if title.startswith("Goal progress") and "goals" in images:
+        if (
+            title.startswith("Goal progress of")
+            and not title.endswith("per machine")
+            and "goals" in images
+        ):
             out += [f"![Goal progress]({images['goals'].name})", ""]
+        if title.startswith("Events of") and "timeline" in images:
+            out += [f"![Events of the period]({images['timeline'].name})", ""]
         if not rows:
             out += ["None.", ""]
             continue
@@ -230,8 +236,10 @@ def render_html(review: Review, images: dict[str, Path]) -> str:
         out.append(f"<h2 id='{slug}'>{e(title)}</h2>")
         if title.startswith("Remote-access grants"):
             out.append(img("grants", "Grant durations"))
-        if title.startswith("Goal progress"):
+        if title.startswith("Goal progress of") and not title.endswith("per machine"):
             out.append(img("goals", "Goal progress"))
+        if title.startswith("Events of"):
+            out.append(img("timeline", "Events of the period"))
         if not rows:
             out.append("<p>None.</p>")
             continue
