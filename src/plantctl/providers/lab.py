@@ -452,12 +452,14 @@ class MachineProvider(ResourceProvider):
     owner} (key material copied from the lab state directory, never kept in Pulumi's state);
     `accounts`: system accounts to create (grant accounts on the bastion); `on_change`: the
     command that applies changed files in the running machine; `ready_port`: a TCP port that
-    must be listening before the machine counts as up.
+    must be listening before the machine counts as up; `sysctls`: net.* settings of the
+    machine's own network namespace, set from outside before boot (a booted machine's /proc/sys
+    is read-only; the host's are never touched).
     """
 
     REPLACE = (
         "prefix", "name", "zone", "address", "switch", "services", "capabilities", "run_dir",
-        "generation",
+        "generation", "sysctls",
     )  # fmt: skip
     UPDATE = ("files", "copies", "copies_digest", "accounts", "on_change", "ready_port", "declares")
 
@@ -530,6 +532,12 @@ class MachineProvider(ResourceProvider):
         ns = _plug_host(full, props["switch"], props["zone"], props["address"])
         m = self._machine(props)
         try:
+            for key, value in sorted((props.get("sysctls") or {}).items()):
+                if not re.fullmatch(r"net\.[a-z0-9_.]+", key) or not re.fullmatch(r"\d+", value):
+                    raise LabError(f"{props['name']}: sysctl {key}={value} is not a net.* number")
+                done = ns.run(["sysctl", "-q", "-w", f"{key}={value}"], check=False)
+                if done.returncode:
+                    raise LabError(f"{props['name']}: sysctl {key}: {done.stderr.strip()}")
             m.prepare()
             self._copy(m, props.get("copies") or {})
             self._accounts(m, props.get("accounts") or [], [])
