@@ -9,7 +9,10 @@ providers of plantctl.providers.lab on top of the lab-machine primitive (plantct
   configuration, one account per active grant and its restricted, expiring key; for grants with
   `mfa: true` a TOTP code after the key (pam_oath, seeds made at apply time in the state dir);
   every grant's key signed by a bastion SSH CA for the grant's window (start to end), so grants
-  that start later are deployed now and sshd admits them from their start.
+  that start later are deployed now and sshd admits them from their start; a grant reaper
+  (plantctl.configs.grant_reaper) that closes a grant's sessions at its end; the KRL and the
+  revocations of `plantctl access revoke` (kept in the state directory, read by every run);
+  the forward audit (plantctl.configs.forward_audit): one journal event per forwarded connection.
 
 People's SSH keys and the hardware stand-ins (PLC simulators, gateways, clients) come from the
 lab-only components in lab_standins.py, never from the production definition.
@@ -22,10 +25,11 @@ from pathlib import Path
 
 import pulumi
 
-from plantctl.configs import nftables, pam_oath, ssh_certs
+from plantctl.configs import forward_audit, grant_reaper, nftables, pam_oath, ssh_certs
 from plantctl.plant.broker_access import BrokerAccess
 from plantctl.plant.grants import RemoteAccess as Plan
 from plantctl.plant.segmentation import Segmentation
+from plantctl.providers import lab_revoke
 from plantctl.providers.lab import BootedMachine, Firewall, Pki, ZoneNetwork, stack_prefix
 from plantctl.providers.lab_oath import OathSeeds
 from plantctl.providers.lab_sshca import UserCa
@@ -156,6 +160,10 @@ class LabTarget:
         )
         return self.people.public_keys
 
+    def revocations(self) -> list:
+        """Emergency revocations (`plantctl access revoke`): RemoteAccess leaves them out."""
+        return lab_revoke.load(self.state_dir)
+
     def bastion(
         self, parent: pulumi.ComponentResource, plan: Plan, files: pulumi.Output, sshd: str
     ) -> dict:
@@ -175,6 +183,7 @@ class LabTarget:
                 }
                 for e in deployed
             ],
+            revoked=[ssh_certs.identity(e) for e in plan.revoked],
             opts=pulumi.ResourceOptions(parent=parent),
         )
         principals = {
@@ -199,6 +208,8 @@ class LabTarget:
                 "/etc/ssh/sshd_config": {"content": sshd, "mode": 0o644},
                 pam_oath.PAM_FILE: {"content": pam, "mode": 0o644},
                 **principals,
+                **grant_reaper.files(deployed),
+                **forward_audit.files(deployed, plan.port),
                 **{
                     f"/etc/ssh/authorized_keys/{account}": {"content": text, "mode": 0o644}
                     for account, text in keys.items()
@@ -210,15 +221,23 @@ class LabTarget:
             {
                 **self.host(plan.bastion_id, plan.zone, plan.address),
                 "services": ["ssh.service"],
-                "capabilities": [],
+                "capabilities": ["CAP_NET_ADMIN"],  # the forward audit's nftables marks
+                "sysctls": forward_audit.SYSCTLS,
                 "files": machine_files,
                 "copies": {
                     pam_oath.USERS_FILE: {"source": seeds.users_file, "mode": 0o600},
                     ssh_certs.CA_FILE: {"source": ca.ca_file, "mode": 0o644},
+                    ssh_certs.KRL_FILE: {"source": ca.krl_file, "mode": 0o644},
                 },
                 "copies_digest": pulumi.Output.concat(seeds.fingerprint, ":", ca.fingerprint),
                 "accounts": [e.account for e in deployed],
-                "on_change": ["systemctl", "reload-or-restart", "ssh.service"],
+                # daemon-reload: the reaper's unit and ssh.service's drop-in may be new
+                "on_change": [
+                    "sh",
+                    "-c",
+                    "systemctl daemon-reload && systemctl reload-or-restart "
+                    f"ssh.service && systemctl start {grant_reaper.UNIT}",
+                ],
                 "ready_port": plan.port,
                 "declares": {
                     "kind": "bastion",

@@ -1,5 +1,7 @@
 """RemoteAccess: the site bastion and its active grants, each a key that expires by itself, and
-for grants with `mfa: true` a TOTP code after the key (the target installs PAM and the seeds)."""
+for grants with `mfa: true` a TOTP code after the key (the target installs PAM and the seeds).
+A target that keeps emergency revocations (`revocations()`: the lab, `plantctl access revoke`)
+gets the plan without the grants whose revocation is in force (plantctl.plant.grants.revoke)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Protocol
 import pulumi
 
 from plantctl.configs import authorized_keys, sshd_config
+from plantctl.plant import grants
 from plantctl.plant.grants import Entry
 from plantctl.plant.grants import RemoteAccess as Plan
 
@@ -52,6 +55,9 @@ class RemoteAccess(pulumi.ComponentResource):
     ):
         super().__init__("plantctl:access:RemoteAccess", name, None, opts)
         plan = args.plan
+        revocations = getattr(args.target, "revocations", None)
+        if revocations is not None:
+            plan = grants.revoke(plan, revocations())
         self.plan = plan
         keys = {e.account: args.public_keys[e.person] for e in plan.entries}
         by_account = {e.account: e for e in plan.entries}

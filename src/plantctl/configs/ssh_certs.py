@@ -8,6 +8,10 @@ line (restrict, port-forwarding only to the grant's targets, no command, from=, 
 grant deployed before its start is refused before it and accepted from it, and refused after
 its end, with no stack run in between: sshd compares the certificate's validity with its clock.
 The certificate itself permits port forwarding and nothing else (`-O clear`).
+
+Revocation (`plantctl access revoke`): sshd reads a key revocation list (`RevokedKeys`, KRL_FILE)
+on every authentication; revoked grants are listed by their certificate's key id (`id:` lines,
+`krl_spec`), which names one grant (serials are renumbered when the grants change).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from plantctl.model import tokens
 from plantctl.plant.grants import Entry
 
 CA_FILE = "/etc/ssh/plantctl_user_ca.pub"
+KRL_FILE = "/etc/ssh/plantctl_revoked.krl"  # sshd refuses every key if it cannot read it
 PRINCIPALS_DIR = "/etc/ssh/authorized_principals"
 _ID = re.compile(r"grant:[A-Za-z0-9][A-Za-z0-9._-]*:[a-z0-9][a-z0-9._-]*")
 _WINDOW = re.compile(r"[0-9]{14}Z:[0-9]{14}Z")
@@ -39,7 +44,19 @@ def validity(entry: Entry) -> str:
 
 def identity(entry: Entry) -> str:
     """The certificate's key id (sshd logs it with every login): grant and person."""
-    return f"grant:{tokens.ident(entry.grant)}:{tokens.ident(entry.person.lower(), 'login')}"
+    return key_id(entry.grant, entry.person)
+
+
+def key_id(grant: str, person: str) -> str:
+    return f"grant:{tokens.ident(grant)}:{tokens.ident(person.lower(), 'login')}"
+
+
+def krl_spec(key_ids: list[str]) -> str:
+    """ssh-keygen -k's input: the certificates of these key ids (of the CA given with -s)."""
+    for k in key_ids:
+        if not _ID.fullmatch(k):
+            raise tokens.UnsafeToken(f"certificate id {k!r} is malformed")
+    return "".join(f"id: {k}\n" for k in sorted(set(key_ids)))
 
 
 def sign_args(

@@ -6,7 +6,8 @@ publickey`); the accounts of grants with `mfa: true` (`mfa_accounts`) need their
 TOTP code (`Match User` ... `AuthenticationMethods publickey,keyboard-interactive`, answered by
 PAM with pam_oath: plantctl.configs.pam_oath). With `user_certificates`, sshd also accepts a
 grant's certificate from the bastion CA, for the principals and restrictions in the account's
-principals file, within the certificate's validity (plantctl.configs.ssh_certs). Administration
+principals file, within the certificate's validity and unless it is revoked (`RevokedKeys`: a
+KRL that the stack and `plantctl access revoke` write; plantctl.configs.ssh_certs). Administration
 of the bastion itself is out of band.
 """
 
@@ -33,6 +34,7 @@ def render(
     certs = [
         f"TrustedUserCAKeys {ssh_certs.CA_FILE}",
         f"AuthorizedPrincipalsFile {ssh_certs.PRINCIPALS_DIR}/%u",
+        f"RevokedKeys {ssh_certs.KRL_FILE}",
     ] if user_certificates else []  # fmt: skip
     # Match blocks last: every keyword after a Match belongs to it.
     match = [

@@ -10,14 +10,19 @@ its person is not deployed; `skipped` says why. A grant with `mfa: true` needs i
 a TOTP code at the bastion (`mfa`, `totp_window`: plantctl.configs.pam_oath); one with `mfa: false`
 its key only.
 
+A grant revoked in an emergency (`plantctl access revoke`, a `Revocation` the lab keeps in its
+state directory) stays out of the bastion (`revoke`) until it is removed from the inventory or
+re-approved: re-approved means its `approvals` gain an entry, dated on or after the day of the
+revocation, that it did not have when it was revoked (a pull request the gate judges again).
+
 One account per grant (not per person) because sshd applies the options of the first key line
 that matches: two grants of one person in one file would share the first one's restrictions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from plantctl.model import protocols, tokens
@@ -42,6 +47,7 @@ class Entry:
     external: bool
     mfa: bool = False  # key, then a TOTP code (pam_oath) at the bastion
     totp_window: int = 0  # TOTP codes accepted either side of the current one (mfa only)
+    approvals: tuple[tuple[str, str, str], ...] = ()  # (person, team, date) as in the inventory
 
     @property
     def expiry(self) -> str:
@@ -66,6 +72,58 @@ class RemoteAccess:
     skipped: tuple[Skipped, ...]
     # grants that start later (also in `skipped`): deployable where sshd checks the start itself
     pending: tuple[Entry, ...] = ()
+    revoked: tuple[Entry, ...] = ()  # revoked in an emergency and still in force (`revoke`)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    grant: str
+    site: str
+    at: datetime
+    approvals: tuple[tuple[str, str, str], ...]  # the grant's approvals when it was revoked
+
+
+def approvals_of(grant: Mapping) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (str(a["person"]), str(a["team"]), str(a["date"])) for a in grant.get("approvals") or ()
+    )
+
+
+def reapproved(rev: Revocation, approvals: Iterable[tuple[str, str, str]]) -> bool:
+    """A new approval, dated on or after the revocation's day, that it did not have then."""
+    day = rev.at.astimezone(UTC).date().isoformat()
+    return any(a not in rev.approvals and a[2] >= day for a in approvals)
+
+
+def revoke(plan: RemoteAccess, revocations: Iterable[Revocation]) -> RemoteAccess:
+    """The plan without the grants whose revocation is in force (moved to `revoked`)."""
+    by_grant = {r.grant: r for r in revocations if r.site == plan.site}
+
+    def in_force(e: Entry) -> Revocation | None:
+        rev = by_grant.get(e.grant)
+        return rev if rev is not None and not reapproved(rev, e.approvals) else None
+
+    gone = [e for e in plan.entries + plan.pending if in_force(e)]
+    if not gone:
+        return plan
+    skipped = [s for s in plan.skipped if s.grant not in {e.grant for e in gone}]
+    for e in gone:
+        rev = by_grant[e.grant]
+        day = rev.at.astimezone(UTC).date().isoformat()
+        skipped.append(
+            Skipped(
+                e.grant,
+                f"revoked at {rev.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (plantctl access revoke): "
+                f"remove the grant, or re-approve it (a new approval dated {day} or later)",
+            )
+        )
+    return replace(
+        plan,
+        entries=tuple(e for e in plan.entries if e not in gone),
+        pending=tuple(e for e in plan.pending if e not in gone),
+        skipped=tuple(skipped),
+        revoked=tuple(gone),
+    )
 
 
 def parse_time(text: str) -> datetime:
@@ -216,6 +274,7 @@ def build(
                 external=external,
                 mfa=bool(g.get("mfa")),
                 totp_window=TOTP_WINDOW if g.get("mfa") else 0,
+                approvals=approvals_of(g),
             )
         )
         if waiting:

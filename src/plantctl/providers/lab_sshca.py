@@ -6,13 +6,17 @@ certificate (`<directory>/<grant>-cert.pub`) is what the lab hands to the grante
 key: `ssh -i KEY -o CertificateFile=<grant>-cert.pub`. It is valid from the grant's start to
 its end (plantctl.configs.ssh_certs), so sshd itself refuses it before and after. The CA is kept
 across updates (a new one would invalidate every certificate handed out); certificates are signed
-again on every change of the grants.
+again on every change of the grants. The key revocation list (`<directory>/revoked.krl`, sshd's
+RevokedKeys) lists the key ids of the grants whose revocation is in force; it always exists (an
+unreadable RevokedKeys file makes sshd refuse every key), and `plantctl access revoke` rewrites it
+with `write_krl` too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import pulumi
@@ -22,9 +26,25 @@ from plantctl.configs import ssh_certs
 from plantctl.lab import process
 from plantctl.model import tokens
 
+KRL = "revoked.krl"
 
-def issue(directory: str | Path, certs: list[dict]) -> dict:
-    """The CA (made once) and one certificate per {grant, key_id, principal, window, public_key}."""
+
+def write_krl(directory: str | Path, key_ids: list[str]) -> Path:
+    """The KRL of the CA in `directory` revoking these certificate key ids (replaced atomically:
+    sshd reads it on every login)."""
+    folder = Path(directory)
+    spec = folder / "revoked.spec"
+    spec.write_text(ssh_certs.krl_spec(key_ids))
+    tmp = folder / f"{KRL}.new"
+    tmp.unlink(missing_ok=True)
+    process.run(["ssh-keygen", "-q", "-k", "-f", str(tmp), "-s", str(folder / "ca.pub"), str(spec)])
+    tmp.chmod(0o644)
+    return tmp.replace(folder / KRL)
+
+
+def issue(directory: str | Path, certs: list[dict], revoked: Iterable[str] = ()) -> dict:
+    """The CA (made once), one certificate per {grant, key_id, principal, window, public_key}
+    and the KRL of the `revoked` key ids."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     ca = folder / "ca"
@@ -51,8 +71,11 @@ def issue(directory: str | Path, certs: list[dict]) -> dict:
     for old in folder.glob("*.pub"):
         if old.name not in wanted and old.name != "ca.pub":
             old.unlink()
+    krl = write_krl(folder, list(revoked))
+    digest.update(krl.read_bytes())
     return {
         "ca_file": str(ca.with_suffix(".pub")),
+        "krl_file": str(krl),
         "ca_public": ca.with_suffix(".pub").read_text().strip(),
         "certificates": paths,
         "fingerprint": digest.hexdigest(),
@@ -66,17 +89,18 @@ def _clean(props: dict) -> dict:
 class UserCaProvider(ResourceProvider):
     def create(self, props):
         props = _clean(props)
-        outs = issue(props["directory"], list(props["certs"]))
+        outs = issue(props["directory"], list(props["certs"]), list(props.get("revoked") or []))
         return CreateResult(id_=outs["ca_file"], outs={**props, **outs})
 
     def diff(self, _id, olds, news):
-        changed = [k for k in ("directory", "certs") if olds.get(k) != news.get(k)]
+        changed = [k for k in ("directory", "certs", "revoked") if olds.get(k) != news.get(k)]
         replaces = [k for k in changed if k == "directory"]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
 
     def update(self, _id, olds, news):
         news = _clean(news)
-        return UpdateResult(outs={**news, **issue(news["directory"], list(news["certs"]))})
+        revoked = list(news.get("revoked") or [])
+        return UpdateResult(outs={**news, **issue(news["directory"], list(news["certs"]), revoked)})
 
     def delete(self, _id, props):
         shutil.rmtree(props["directory"], ignore_errors=True)
@@ -85,17 +109,20 @@ class UserCaProvider(ResourceProvider):
 class UserCa(pulumi.dynamic.Resource):
     ca_file: pulumi.Output[str]
     ca_public: pulumi.Output[str]
+    krl_file: pulumi.Output[str]
     certificates: pulumi.Output[dict]
     fingerprint: pulumi.Output[str]
 
-    def __init__(self, name, *, directory: str, certs: list, opts=None):
+    def __init__(self, name, *, directory: str, certs: list, revoked: Iterable = (), opts=None):
         super().__init__(
             UserCaProvider(),
             name,
             {
                 "directory": directory,
                 "certs": certs,
+                "revoked": list(revoked),
                 "ca_file": None,
+                "krl_file": None,
                 "ca_public": None,
                 "certificates": None,
                 "fingerprint": None,
