@@ -9,7 +9,9 @@ export of every allowed flow plus 500 that no conduit allows. Figures per export
   (tracemalloc, a second run);
 - cli_s, cli_cpu_s, cli_peak_rss_mib: `plantctl drift` end to end in a fresh process (the
   loader's time and the inventory's memory included), its peak resident set;
-- cli_cold_s: the same with PLANTCTL_CACHE=off (every inventory file parsed: a first run);
+- cli_cold_s, cli_cold_cpu_s, cli_cold_peak_rss_mib: the same with PLANTCTL_CACHE=off (every
+  inventory file parsed: a first run), CPU time with the loader's parse workers, and the peak
+  resident set of the process and (cli_cold_worker_peak_rss_mib) of its largest worker;
 - load_s, load_cpu_s: the loader alone (plantctl.model.loader.load), for comparison.
 
     .venv/bin/python bench/drift.py [--sites 50] [--formats nozomi,claroty,defender,csv]
@@ -53,7 +55,9 @@ import json, resource, sys
 from plantctl.cli import main
 code = main(json.loads(sys.argv[1]))
 use = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps([code, use.ru_maxrss, use.ru_utime + use.ru_stime]))
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the loader's parse workers, if any
+print(json.dumps([code, use.ru_maxrss, use.ru_utime + use.ru_stime, kids.ru_maxrss,
+                  kids.ru_utime + kids.ru_stime]))
 """
 
 
@@ -115,16 +119,20 @@ def measure(sites: int, formats: list[str], work: Path) -> dict:
             check=False,
         )
         cli_s = time.perf_counter() - start
-        code, rss, cli_cpu_s = json.loads(done.stdout.strip().splitlines()[-1])
+        code, rss, cli_cpu_s, _, _ = json.loads(done.stdout.strip().splitlines()[-1])
         # The same without the parse cache: a first run on this inventory, every file parsed.
         start = time.perf_counter()
-        subprocess.run(
+        cold = subprocess.run(
             [sys.executable, "-c", _CHILD, json.dumps(argv)],
             capture_output=True,
+            text=True,
             check=False,
             env={**os.environ, "PLANTCTL_CACHE": "off"},
         )
         cli_cold_s = time.perf_counter() - start
+        _, cold_rss, cold_cpu, worker_rss, worker_cpu = json.loads(
+            cold.stdout.strip().splitlines()[-1]
+        )
         counts = result.counts()
         figures["per_format"][fmt] = {
             "export_mb": round(path.stat().st_size / 1e6, 1),
@@ -133,6 +141,9 @@ def measure(sites: int, formats: list[str], work: Path) -> dict:
             "drift_peak_mib": round(peak / 2**20, 1),
             "cli_s": round(cli_s, 2),
             "cli_cold_s": round(cli_cold_s, 2),
+            "cli_cold_cpu_s": round(cold_cpu + worker_cpu, 2),
+            "cli_cold_peak_rss_mib": round(cold_rss / 1024, 1),
+            "cli_cold_worker_peak_rss_mib": round(worker_rss / 1024, 1),
             "cli_cpu_s": round(cli_cpu_s, 2),
             "cli_exit": code,
             "cli_peak_rss_mib": round(rss / 1024, 1),
