@@ -55,6 +55,15 @@ class RemoteAccess(pulumi.ComponentResource):
     ):
         super().__init__("plantctl:access:RemoteAccess", name, None, opts)
         plan = args.plan
+        # A grant whose person has no key is refused before the bastion is touched: it could
+        # never be used, and a silent skip would leave its approver believing it works.
+        unkeyed = [s for s in plan.skipped if s.cause == grants.NO_KEY]
+        if unkeyed:
+            raise grants.GrantRefused(
+                "; ".join(f"{s.where}: grant {s.grant}: {s.reason}" for s in unkeyed)
+                + ": give the person's SSH public key (plantctl:sshKeys on the production "
+                "target) or remove the grant; the bastion is not changed"
+            )
         revocations = getattr(args.target, "revocations", None)
         if revocations is not None:
             plan = grants.revoke(plan, revocations())

@@ -59,6 +59,15 @@ class Entry:
 class Skipped:
     grant: str
     reason: str
+    cause: str = ""  # NO_KEY: a stack refuses the plan (plantstack.remote_access)
+    where: str = ""  # file:line of the grant
+
+
+NO_KEY = "no-key"
+
+
+class GrantRefused(ValueError):
+    """A plan a stack must not apply (a grant that could never work), with file:line."""
 
 
 @dataclass(frozen=True)
@@ -212,8 +221,8 @@ def build(
             continue
         gid = tokens.ident(rec.key, "grant id")
 
-        def skip(reason: str, gid: str = gid) -> None:
-            skipped.append(Skipped(gid, reason))
+        def skip(reason: str, gid: str = gid, cause: str = "", rec=rec) -> None:
+            skipped.append(Skipped(gid, reason, cause, f"{rec.file}:{rec.line}"))
 
         if g.get("via") != svc["id"]:
             skip(f"it goes via {g.get('via')!r}, not this site's bastion {svc['id']!r}")
@@ -222,6 +231,9 @@ def build(
             skip("it has no end: no open-ended access is deployed")
             continue
         start, end = parse_time(g["start"]), parse_time(g["end"])
+        if end <= start:
+            skip(f"it ends ({g['end']}) before it starts ({g['start']}): RA-003")
+            continue
         if end <= now and not include_ended:
             skip(f"it ended at {g['end']}")
             continue
@@ -236,8 +248,8 @@ def build(
         person = inv.get("person", g["person"])
         login = g["person"]
         external = bool(person and person.data.get("external"))
-        if login not in keys:
-            skip(waiting or f"no public key for {login!r}")
+        if login not in keys:  # also for a grant that starts later: it could never work
+            skip(f"no public key for {login!r}", cause=NO_KEY)
             continue
         address_of_target = target_address(inv, g["target"])
         if address_of_target is None:
@@ -289,3 +301,51 @@ def build(
         skipped=tuple(skipped),
         pending=tuple(pending),
     )
+
+
+def totp_subject(inv: Inventory, site: str, name: str):
+    """The grant record whose TOTP seed `name` asks for (`plantctl access otp-uri`), or
+    ValueError saying what `name` is instead: TOTP seeds exist only for grants with `mfa: true`;
+    service accounts (the broker's gateway and role accounts) authenticate with certificates."""
+    from plantctl.plant import broker_access
+
+    def where(rec) -> str:
+        return f"{rec.file}:{rec.line}"
+
+    rec = inv.get("grant", name)
+    if rec is not None and rec.data["site"] == site:
+        if not rec.data.get("mfa"):
+            raise ValueError(
+                f"grant {name!r} ({where(rec)}) has mfa: false (its key is its only factor)"
+            )
+        return rec
+    mfa = sorted(
+        r.key for r in inv.of("grant").values() if r.data["site"] == site and r.data.get("mfa")
+    )
+    hint = f"the MFA grants at {site}: {', '.join(mfa) or 'none'}"
+    try:
+        accounts = {a.username: a for a in broker_access.build(inv, site).accounts}
+    except KeyError:
+        accounts = {}
+    account = accounts.get(name)
+    if account is not None:
+        owner = inv.get(account.kind, account.subject)
+        at = f" ({where(owner)})" if owner is not None else ""
+        raise ValueError(
+            f"{name!r} is a service account (the broker account of {account.kind} "
+            f"{account.subject!r}{at}): service accounts authenticate with certificates and get "
+            f"no TOTP seed; TOTP is for people's grants with mfa: true ({hint})"
+        )
+    person = inv.get("person", name)
+    if person is not None:
+        theirs = [g for g in mfa if inv.get("grant", g).data["person"] == name]  # type: ignore[union-attr]
+        raise ValueError(
+            f"{name!r} is a person ({where(person)}), not a grant: give the grant id "
+            f"(their MFA grants at {site}: {', '.join(theirs) or 'none'})"
+        )
+    for kind in ("gateway", "machine"):
+        other = inv.get(kind, name)
+        if other is not None:
+            raise ValueError(f"{name!r} is a {kind} ({where(other)}), not a grant ({hint})")
+    where_else = f" (it is at site {rec.data['site']!r})" if rec is not None else ""
+    raise ValueError(f"no grant {name!r} at site {site!r}{where_else}; {hint}")

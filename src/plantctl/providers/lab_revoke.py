@@ -113,6 +113,8 @@ def pr_edit(inv: Inventory, grant: str, at: datetime) -> str:
     rec = inv.get("grant", grant)
     assert rec is not None
     path, line, col = rec.locate("end")
+    if Path(path).is_absolute():  # an inventory outside the repository: <root>/access/grants.yaml
+        path = "/".join(Path(path).parts[-3:])
     lines = rec.doc.text.splitlines()
     old = lines[line - 1]
     stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
