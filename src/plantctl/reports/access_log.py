@@ -46,8 +46,11 @@ REASONS = (
         re.compile(r"Certificate invalid: not yet valid"),
         "outside window: certificate not yet valid",
     ),
-    (re.compile(r"[Kk]ey .*(?:has )?expired|expiry-time"), "outside window: key expired"),
+    # the key line's only time option is expiry-time (a from= mismatch says so first, below)
+    (re.compile(r"^error: Refused by key options"), "outside window: key expired"),
+    (re.compile(r"not from a permitted host"), "source not permitted"),
     (re.compile(r"revoked", re.I), "revoked"),
+    (re.compile(r"^error: PAM: Authentication failure"), "second factor refused"),
 )
 
 
@@ -139,9 +142,9 @@ def bastion_sessions(
                 continue  # a failed method before the accepted one
             user = m[2] if msg.startswith("Failed") else m[1]
             source = f"{m[3]}:{m[4]}" if msg.startswith("Failed") else f"{m[2]}:{m[3]}"
-            why = reasons.get(pid) or (
-                ["second factor refused"] if "keyboard-interactive" in msg else []
-            )
+            why = reasons.get(pid) or (["second factor not given"] if pid in partial else [])
+            if "source not permitted" in why:
+                why = ["source not permitted"]
             refused.append({
                 "account": user, **_grant_fields(grants, user), "bastion": bastion,
                 "source": source, "at": at, "reason": why[0] if why else "refused",

@@ -68,6 +68,8 @@ class Review:
     # A snapshot of the running plant (plantctl plant snapshot; --plant): its sections
     # (device health, data accuracy, goal progress) are governance/plant.py's.
     plant: dict | None = None
+    # An access log (plantctl access log --format json; --access-log): "remote access used".
+    access: dict | None = None
 
 
 def _devices_per_site(inv: Inventory | None) -> dict[str, int]:
@@ -100,6 +102,7 @@ def build(
     until: str = "HEAD",
     drift_export: Path | None = None,
     plant: dict | None = None,
+    access: dict | None = None,
 ) -> Review:
     now = now or datetime.now(UTC)
     head = changes.resolve(repo, until)
@@ -145,6 +148,7 @@ def build(
         mismatched=[g for g in gate_records if not g["matches"]],
         drift=drifted,
         plant=plant,
+        access=access,
     )
 
 
