@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from plantctl.reports import drift as drift_report
-from plantctl.reports.governance import plant
+from plantctl.reports.governance import plant, remote_access
 from plantctl.reports.governance.review import GRANT_DAYS, TRAINING_DAYS, Review
 
 
@@ -123,6 +123,7 @@ def _sections(review: Review) -> list[tuple[str, list[str], list[list[str]]]]:
         ),
         *_drift_section(review),
         *(plant.sections(review.plant) if review.plant is not None else []),
+        *remote_access.sections(review.access),
     ]
 
 
