@@ -72,7 +72,7 @@ def _backwards(samples: list[list[Any]]) -> list[dict[str, Any]]:
     for (_, a), (t, b) in itertools.pairwise(samples):
         x, y = number(a), number(b)
         if x is not None and y is not None and y < x:
-            out.append({"at": t, "from": x, "to": y})
+            out.append({"at": t, "was": x, "now": y})
     return out
 
 

@@ -401,6 +401,8 @@ def snapshot(
         entry = {**sig, "last_read": last, "age_s": age, "stale": stale}
         if listened:
             entry["accuracy"] = plant_accuracy.judge(sig, got)
+            if sig.get("meaning") == "machine-status" and sig.get("states"):
+                entry["machine_status"] = plant_progress.machine_status(sig, got)
         signals[topic] = entry
     goals = {}
     for goal in sorted(inv.of("goal").values(), key=lambda r: r.key):
@@ -520,18 +522,17 @@ def _events(doc: dict[str, Any]) -> list[dict[str, Any]]:
     for gw, g in doc["gateways"].items():
         for o in g.get("outages", []):
             events.append({"kind": "broker-outage", "subject": gw, **o})
-    stops: dict[str, dict] = {}
-    for g in doc["goals"].values():
-        stops.update((g["measured"] or {}).get("stops") or {})
-    for machine, items in sorted(stops.items()):
-        for stop in items:
-            events.append({"kind": "machine-stop", "subject": machine, **stop})
+    for s in doc["signals"].values():
+        for stop in (s.get("machine_status") or {}).get("stops", []):
+            events.append({"kind": "machine-stop", "subject": s["machine"], **stop})
     for topic, s in doc["signals"].items():
         acc = s.get("accuracy") or {}
         for kind in plant_accuracy.findings(acc):
             found = acc[kind]
             first = found[0] if isinstance(found, list) else found
-            when = first.get("from", first.get("at", first.get("first"))) if first else None
+            when = None
+            if isinstance(first, dict):
+                when = first.get("from", first.get("at", first.get("first")))
             event = {"kind": kind.replace("_", "-"), "subject": topic, "from": when}
             if kind == "frozen":
                 event.update(to=first["to"], minutes=round(first["s"] / 60, 2))

@@ -10,7 +10,9 @@ follow a small model so a test can check what arrives (`expected`):
 
 - counters (production counts, energy): start value + 1 per second since the simulator started;
 - machine status: cycles through STATUS_CYCLE, one state per STATUS_PERIOD_S seconds;
-- everything else: a constant derived from the signal name.
+- everything else: a constant derived from the signal name;
+- or, with a `Scenario` (scenario.py, Modbus), a scripted run on a compressed clock: a machine
+  that stops for a while, a counter that pauses with it, a sensor that freezes.
 
 Every request the server receives is appended to a JSON-lines record file before it is handled:
 Modbus `{"protocol": "modbus", "function": 3, ...}`, OPC UA `{"protocol": "opcua", "service":
@@ -29,6 +31,15 @@ or on loopback), or directly: `python -m plantctl.lab.plc --spec FILE --bind ADD
 from __future__ import annotations
 
 from plantctl.lab.plc.model import CIP_READ_SERVICES, S7_EVENT_DATA_READ, Model, expected
+from plantctl.lab.plc.scenario import Scenario
 from plantctl.lab.plc.simulator import PlcSimulator, main
 
-__all__ = ["CIP_READ_SERVICES", "S7_EVENT_DATA_READ", "Model", "PlcSimulator", "expected", "main"]
+__all__ = [
+    "CIP_READ_SERVICES",
+    "S7_EVENT_DATA_READ",
+    "Model",
+    "PlcSimulator",
+    "Scenario",
+    "expected",
+    "main",
+]

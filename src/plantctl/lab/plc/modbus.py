@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import cast
 
 from plantctl.collector.config import Signal, Source
 from plantctl.lab.plc.model import Model, Recorder, _ready, expected, modbus_point
+from plantctl.lab.plc.scenario import Scenario
 
 
-async def serve_modbus(source: Source, bind: str, port: int, recorder: Recorder) -> None:
+async def serve_modbus(
+    source: Source, bind: str, port: int, recorder: Recorder, scenario: Scenario | None = None
+) -> None:
     from pymodbus.datastore import (
         ModbusDeviceContext,
         ModbusSequentialDataBlock,
@@ -36,19 +40,30 @@ async def serve_modbus(source: Source, bind: str, port: int, recorder: Recorder)
 
     async def refresh(fc, start_address, address, count, registers, values):
         """Called by pymodbus on every access: write the current model values in place."""
-        elapsed = time.time() - started
+        now = time.time()
+        elapsed = now - started
         table = tables.get(fc, [])
+
+        def scripted(sig: Signal) -> bool:
+            return scenario is not None and scenario.scripts(sig.name)
+
         if fc in (1, 2):
             bits = SimUtils.registersToBits(registers)
             for sig in table:
                 for i in range(modbus_point(sig).count):
                     bit = modbus_point(sig).address + i - start_address * 16
                     if 0 <= bit < len(bits):
-                        bits[bit] = bool(expected(sig, elapsed))
+                        if scripted(sig):
+                            bits[bit] = bool(cast(Scenario, scenario).raw(sig.name, now))
+                        else:
+                            bits[bit] = bool(expected(sig, elapsed))
             registers[:] = SimUtils.bitsToRegisters(bits)[: len(registers)]
         elif fc in (3, 4):
             for sig in table:
-                raw = Model.of(sig).raw(elapsed)
+                if scripted(sig):
+                    raw = cast(Scenario, scenario).raw(sig.name, now)
+                else:
+                    raw = Model.of(sig).raw(elapsed)
                 words = [
                     (raw >> (16 * (modbus_point(sig).count - 1 - i))) & 0xFFFF
                     for i in range(modbus_point(sig).count)

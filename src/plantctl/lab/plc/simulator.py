@@ -35,6 +35,7 @@ from plantctl.lab.plc.model import (
 )
 from plantctl.lab.plc.opcua import serve_opcua
 from plantctl.lab.plc.s7 import serve_s7
+from plantctl.lab.plc.scenario import Scenario
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,11 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bind", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", required=True, help="JSON-lines file of received requests")
+    parser.add_argument("--scenario", help="JSON: a scripted run (lab/plc/scenario.py; Modbus)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("pymodbus").setLevel(logging.ERROR)
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     source = source_from_json(json.loads(Path(args.spec).read_text()))
+    scenario = (
+        Scenario.from_json(json.loads(Path(args.scenario).read_text())) if args.scenario else None
+    )
+    if scenario is not None and source.protocol != "modbus-tcp":
+        parser.error("--scenario is implemented for Modbus TCP simulators only")
     recorder = Recorder(Path(args.record))
     logging.getLogger("snap7").setLevel(logging.ERROR)
     logging.getLogger("enip").setLevel(logging.ERROR)
@@ -58,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             serve_s7(source, args.bind, args.port, recorder)
         elif source.protocol == "ethernet-ip":
             serve_enip(source, args.bind, args.port, recorder)
+        elif source.protocol == "modbus-tcp":
+            asyncio.run(serve_modbus(source, args.bind, args.port, recorder, scenario))
         else:
-            serve = serve_modbus if source.protocol == "modbus-tcp" else serve_opcua
-            asyncio.run(serve(source, args.bind, args.port, recorder))
+            asyncio.run(serve_opcua(source, args.bind, args.port, recorder))
     return 0
 
 
@@ -76,8 +84,10 @@ class PlcSimulator:
         netns: Namespace | None = None,
         bind: str | None = None,
         port: int | None = None,
+        scenario: Scenario | None = None,
     ):
         self.source = source
+        self.scenario = scenario
         self.netns = netns
         self.bind = bind or source.address
         self.port = port or source.port
@@ -111,6 +121,10 @@ class PlcSimulator:
             "--record",
             str(self.record_path),
         ]
+        if self.scenario is not None:
+            script = self.workdir / f"{self.source.machine}.scenario.json"
+            script.write_text(json.dumps(self.scenario.to_json()))
+            args += ["--scenario", str(script)]
         log = open(self.log_path, "ab")  # noqa: SIM115 (handed to the child)
         kwargs: dict = dict(
             stdout=subprocess.PIPE,
