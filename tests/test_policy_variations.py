@@ -564,6 +564,28 @@ VARIATIONS = [
         "{phase: pilot, team: it-network, person: mlopez,",
         "{phase: pilot, team: it-network, person: mlopez,",
     ),
+    # Bridges to the enterprise broker
+    Variation(
+        "BRG-001",
+        "sites/ridgeway/site.yaml",
+        "classes: [machine-status, production-counts, energy]",
+        "classes: [machine-status, production-counts, energy, downtime-reasons]",
+        "classes: [machine-status, production-counts, energy, downtime-reasons]",
+    ),
+    Variation(
+        "BRG-002",
+        "sites/ridgeway/site.yaml",
+        "enterprise_broker: {id: ent-broker, zone: enterprise, address: 10.20.40.20,",
+        "enterprise_broker: {id: ent-broker, zone: dmz, address: 10.20.35.40,",
+        "enterprise_broker: {id: ent-broker, zone: dmz,",
+    ),
+    Variation(
+        "BRG-003",
+        "sites/lakeside/site.yaml",
+        "  services:\n    broker: {id: lk-broker, zone: dmz, address: 10.30.35.10, port: 8883}\n",
+        "",
+        "  bridge:",
+    ),
     # Waivers: expired, and matching no violation (the sample has none to waive)
     Variation(
         "WAI-001",

@@ -9,6 +9,7 @@
 package plant.lib.domains
 
 names := {
+	"bridging",
 	"collectors",
 	"data_access",
 	"glossary",

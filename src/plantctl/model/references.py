@@ -255,6 +255,18 @@ def _site_links(inv: Inventory) -> Iterator[Problem]:
                 name,
                 "zone",
             )
+        for i, cls in enumerate(data.get("bridge", {}).get("classes", [])):
+            yield from _need(
+                inv,
+                rec,
+                "data_class",
+                cls,
+                "bridged data class",
+                "use a class id from data_classes.yaml",
+                "bridge",
+                "classes",
+                i,
+            )
         ids = [w["id"] for w in data["maintenance_windows"]]
         for i, wid in enumerate(ids):
             if wid in ids[:i]:
