@@ -98,7 +98,8 @@ def test_an_hour_of_samples_gives_exactly_its_events_and_the_downtime():
     outage = snap["gateways"]["gw-rw-03"]["outages"]
     assert outage == [{"from": START + 2100, "to": START + 2700, "reason": "will", "minutes": 10}]
     acc = snap["signals"][TEMP]["accuracy"]["out_of_range"]
-    assert acc == {"count": 3, "first": START + 1800, "lowest": 450.0, "highest": 450.0}
+    assert acc == {"count": 3, "first": START + 1800, "lowest": 450.0, "highest": 450.0,
+                   "declared": [0, 400]}  # fmt: skip
 
     down = snap["goals"]["rw-downtime"]["measured"]
     assert down["value"] == pytest.approx(13, abs=0.01)
@@ -175,6 +176,7 @@ def test_the_review_sections_the_charts_and_the_digest(tmp_path):
     digest = plant_sections.digest(snap)
     assert "## Events of ridgeway in the period" in digest
     assert "| broker-outage | gw-rw-03 |" in digest
+    assert "3 value(s) outside the declared 0..400 (seen 450..450)" in digest
 
 
 def test_the_command_reads_samples_and_refuses_bad_ones(tmp_path, plantctl):

@@ -64,7 +64,14 @@ def _out_of_range(declared: dict | None, samples: list[list[Any]]) -> dict[str, 
     if not bad:
         return None
     values = [v for _, v in bad]
-    return {"count": len(bad), "first": bad[0][0], "lowest": min(values), "highest": max(values)}
+    # (an inverted declaration, min above max, puts every value outside: it shows as such)
+    return {
+        "count": len(bad),
+        "first": bad[0][0],
+        "lowest": min(values),
+        "highest": max(values),
+        "declared": [low, high],
+    }
 
 
 def _backwards(samples: list[list[Any]]) -> list[dict[str, Any]]:

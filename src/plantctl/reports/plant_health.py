@@ -539,7 +539,7 @@ def _events(doc: dict[str, Any]) -> list[dict[str, Any]]:
             elif kind in ("gaps", "backwards"):
                 event["count"] = len(found)
             elif kind == "out_of_range":
-                event.update(count=found["count"], lowest=found["lowest"], highest=found["highest"])
+                event.update({k: found[k] for k in ("count", "lowest", "highest", "declared")})
             elif kind == "slow":
                 event["median_spacing_s"] = acc.get("median_spacing_s")
             events.append(event)

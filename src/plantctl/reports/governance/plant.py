@@ -114,8 +114,10 @@ def _event_detail(e: dict[str, Any]) -> str:
     if kind == "frozen":
         return "a process value unchanged: the sensor answers but does not move"
     if kind == "out-of-range":
+        low, high = e["declared"]
         return (
-            f"{e['count']} value(s) outside the declared range ({e['lowest']:g}..{e['highest']:g})"
+            f"{e['count']} value(s) outside the declared {low:g}..{high:g} "
+            f"(seen {e['lowest']:g}..{e['highest']:g})"
         )
     if kind == "backwards":
         return f"a counter went down {e['count']} time(s)"
