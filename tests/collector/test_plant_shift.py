@@ -328,3 +328,47 @@ def test_a_scripted_shift_is_reported_as_it_happened(
     assert plant_sections.chart_data(snap)["rw-downtime"]["per_machine"] == down["per_machine"]
     digest = plant_sections.digest(snap)
     assert "| machine-stop | rw-press-01 |" in digest and "| broker-outage | gw-rw-03 |" in digest
+
+
+def test_plant_snapshot_record_listens_to_health_and_samples(tmp_path, authority, broker, plantctl):
+    """`plantctl plant snapshot --broker ... --record SECONDS` at a real Mosquitto: what is
+    published while it listens (a health, a press's status samples with a stop) is judged."""
+    import paho.mqtt.client as mqtt
+
+    cred = authority.issue("gw-rw-02")
+    role = authority.issue("role.maintenance-technician")
+    status = "ridgeway/cell-molding/rw-press-01/machine-status/status"
+    t0 = time.time() - 60
+
+    def publish() -> None:
+        time.sleep(1.5)  # the command has subscribed by then
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gw-rw-02")
+        client.tls_set(ca_certs=str(authority.cert), certfile=str(cred.cert),
+                       keyfile=str(cred.key))  # fmt: skip
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        health = {"gateway": "gw-rw-02", "state": "online", "ts": time.time(), "backlog": 0}
+        client.publish("ridgeway/_health/gw-rw-02", json.dumps(health), qos=1, retain=True)
+        for i in range(61):  # every second; stopped (3) from second 10 to 30
+            value = 3 if 10 <= i < 30 else 1
+            sample = {"ts": t0 + i, "value": value, "gateway": "gw-rw-02"}
+            client.publish(status, json.dumps(sample), qos=1).wait_for_publish(5)
+        client.disconnect()
+        client.loop_stop()
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    run = plantctl("plant", "snapshot", "--site", "ridgeway", "--broker",
+                   f"127.0.0.1:{broker.port}", "--ca", str(authority.cert), "--cert",
+                   str(role.cert), "--key", str(role.key), "--record", "4")  # fmt: skip
+    thread.join()
+    assert run.code == 1, run.err  # the other gateways are silent
+    snap = json.loads(run.out)
+    assert snap["gateways"]["gw-rw-02"]["state"] == "online"
+    assert snap["signals"][status]["accuracy"]["samples"] == 61
+    stops = [e for e in snap["events"] if e["kind"] == "machine-stop"]
+    assert [(s["subject"], round(s["from"] - t0), round(s["to"] - t0)) for s in stops] == [
+        ("rw-press-01", 10, 30)
+    ]
+    down = snap["goals"]["rw-downtime"]["measured"]
+    assert down["per_machine"] == {"rw-press-01": pytest.approx(20 / 60, abs=0.001)}
