@@ -20,6 +20,7 @@ what the enterprise ACL lets through.
 from __future__ import annotations
 
 import ipaddress
+import math
 import json
 import subprocess
 import sys
@@ -328,3 +329,154 @@ class BridgedGroup:
     @property
     def wan(self) -> Namespace:
         return Namespace(self.lab.full_name("wan"))
+
+
+# judging a run ----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def data_class(topic: str) -> str:
+    """The data class level of `<site>/<zone>/<machine>/<class>/<signal>`."""
+    levels = topic.split("/")
+    return levels[3] if len(levels) == 5 else ""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a publisher took: sample seq 1..taken on topics[(seq - 1) % len(topics)]."""
+
+    gateway: str
+    site: str
+    topics: tuple[str, ...]
+    taken: int
+
+    def samples(self) -> list[tuple[int, str]]:
+        return [
+            (seq, self.topics[(seq - 1) % len(self.topics)]) for seq in range(1, self.taken + 1)
+        ]
+
+
+def judge(
+    sent: list[Sent],
+    received: list[tuple[float, str, dict]],
+    forwarded: dict[str, tuple[str, ...]],
+    outage: tuple[float, float] | None = None,
+) -> dict:
+    """What arrived at the enterprise broker against what was taken: every sample of a forwarded
+    class once (`missing`, `duplicates`), nothing else (`leaked`), latency from the sample's
+    time to its first arrival: `latency_ms` before `outage` (start, end), apart for the samples
+    taken during it and after it."""
+    first: dict[tuple[str, int], float] = {}
+    copies: dict[tuple[str, int], int] = {}
+    leaked: list[str] = []
+    allowed = {(site, c) for site, classes in forwarded.items() for c in classes}
+    for at, topic, body in received:
+        site = topic.split("/", 1)[0]
+        if (site, data_class(topic)) not in allowed:
+            leaked.append(topic)
+            continue
+        key = (str(body.get("gw")), int(body.get("seq", -1)))
+        copies[key] = copies.get(key, 0) + 1
+        first.setdefault(key, at)
+    expected: dict[tuple[str, int], str] = {}
+    for s in sent:
+        for seq, topic in s.samples():
+            if data_class(topic) in forwarded.get(s.site, ()):
+                expected[(s.gateway, seq)] = topic
+    taken_at = {
+        (str(body.get("gw")), int(body.get("seq", -1))): float(body.get("ts", 0))
+        for _, _, body in received
+    }
+    missing = sorted(k for k in expected if k not in first)
+    unexpected = sorted(k for k in first if k not in expected)
+    normal, during, after, before_restore = [], [], [], 0
+    for key, at in first.items():
+        ts = taken_at[key]
+        if outage is None or ts < outage[0]:
+            normal.append(at - ts)
+        elif ts <= outage[1]:
+            during.append(at - ts)
+            before_restore += at < outage[1]
+        else:  # taken while the bridge reconnects (its backoff) and after
+            after.append(at - ts)
+    return {
+        "expected": len(expected),
+        "received": len(received),
+        "unique": len(first),
+        "missing": len(missing),
+        "missing_first": [list(k) for k in missing[:10]],
+        "unexpected": len(unexpected),
+        "duplicates": sum(n - 1 for n in copies.values()),
+        "leaked": len(leaked),
+        "leaked_topics": sorted(set(leaked))[:10],
+        "outage_samples": len(during),
+        "outage_samples_before_restore": before_restore,
+        "latency_ms": {
+            "p50": round(percentile(normal, 0.5) * 1000, 2),
+            "p99": round(percentile(normal, 0.99) * 1000, 2),
+            "max": round(max(normal, default=float("nan")) * 1000, 2),
+            "samples": len(normal),
+        },
+        "after_restore_ms": {
+            "p50": round(percentile(after, 0.5) * 1000, 2),
+            "p99": round(percentile(after, 0.99) * 1000, 2),
+            "samples": len(after),
+        },
+        "outage_delay_s": {
+            "p50": round(percentile(during, 0.5), 2),
+            "max": round(max(during, default=float("nan")), 2),
+        },
+    }
+
+
+# A gateway at every bridging site ----------------------------------------------------------------
+
+# The sample's lakeside is still in its survey (no gateway, no collector): for both sites to
+# publish, the lab's copy of the inventory gives it one gateway reading its transfer press.
+LAKESIDE_GATEWAY = """\
+gateways:
+  - {id: gw-lk-01, zone: supervisory, address: 10.30.20.21, model: Edge box E300, os: Debian 12}
+"""
+LAKESIDE_COLLECTOR = """\
+collectors:
+  - id: col-lk-press-01
+    gateway: gw-lk-01
+    protocol: modbus-tcp
+    machine: lk-press-01
+    signals:
+      - {name: status, data_class: machine-status, meaning: machine-status, interval_s: 1,
+         modbus: {function: 3, address: 0}}
+      - {name: stroke-count, data_class: production-counts, meaning: production-count,
+         interval_s: 10, modbus: {function: 4, address: 10, count: 2}}
+      - {name: downtime-reason, data_class: downtime-reasons, meaning: downtime, interval_s: 30,
+         modbus: {function: 3, address: 40}}
+"""
+
+
+def group_inventory(source: Path, dest: Path, *, ask_for: tuple[str, ...] = ()) -> Path:
+    """A copy of the inventory at `source` in `dest` with a lakeside gateway and collector, and
+    the classes `ask_for` added to every site's bridge.classes (whether they may leave or not:
+    the derivation must keep what may not)."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(source, dest)
+    lakeside = dest / "sites" / "lakeside"
+    if not (lakeside / "gateways.yaml").exists():
+        (lakeside / "gateways.yaml").write_text(LAKESIDE_GATEWAY)
+        (lakeside / "collectors.yaml").write_text(LAKESIDE_COLLECTOR)
+    for site_file in (dest / "sites").glob("*/site.yaml"):
+        doc = yaml.safe_load(site_file.read_text())
+        bridge = doc["site"].get("bridge")
+        if bridge is not None and ask_for:
+            bridge["classes"] += [c for c in ask_for if c not in bridge["classes"]]
+            site_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return dest
