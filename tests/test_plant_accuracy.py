@@ -149,6 +149,8 @@ def test_the_review_sections_the_charts_and_the_digest(tmp_path):
     assert progress["rw-compressor-energy"][4:6] == [
         "no data", "no data: nothing measured for the period"
     ]  # fmt: skip
+    # 13 minutes in the hour against a quarter's 1800 minutes prorated (0.82 min)
+    assert progress["rw-downtime"][5].startswith("worse than the baseline (baseline 0.824,")
     assert "prorated to the 60 min measured" in progress["rw-downtime"][5]
     accuracy = sections["Data accuracy of ridgeway: samples against declared intervals and ranges"]
     assert next(r[:2] for r in accuracy if r[0] == PRESSURE) == [PRESSURE, "frozen"]
@@ -177,6 +179,8 @@ def test_the_review_sections_the_charts_and_the_digest(tmp_path):
     assert "## Events of ridgeway in the period" in digest
     assert "| broker-outage | gw-rw-03 |" in digest
     assert "3 value(s) outside the declared 0..400 (seen 450..450)" in digest
+    assert "8 event(s) in the period, 1 broker outage(s), 5 signal(s) with accuracy" in digest
+    assert "samples against declared intervals" not in digest  # the events say it, shorter
 
 
 def test_the_command_reads_samples_and_refuses_bad_ones(tmp_path, plantctl):

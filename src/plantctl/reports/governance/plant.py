@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 Section = tuple[str, list[str], list[list[str]]]
+SAMPLES_TITLE = "samples against declared intervals and ranges"
 
 
 def sections(snap: dict[str, Any]) -> list[Section]:
@@ -105,6 +106,14 @@ def _span(item: dict[str, Any]) -> str:
     return f"{_when(item.get('from'))} to {to}{minutes}"
 
 
+def _event_when(e: dict[str, Any]) -> str:
+    """A span for what lasted (a stop, an outage, a frozen stretch), the first time for a
+    finding counted over the period (out of range, backwards, gaps), or the whole period."""
+    if "to" in e:
+        return _span(e)
+    return f"first {_when(e['from'])}" if e.get("from") is not None else "the whole period"
+
+
 def _event_detail(e: dict[str, Any]) -> str:
     kind = e["kind"]
     if kind == "broker-outage":
@@ -129,7 +138,9 @@ def _event_detail(e: dict[str, Any]) -> str:
 
 
 def _events_section(snap: dict[str, Any]) -> list[Section]:
-    rows = [[e["kind"], e["subject"], _span(e), _event_detail(e)] for e in snap.get("events", [])]
+    rows = [
+        [e["kind"], e["subject"], _event_when(e), _event_detail(e)] for e in snap.get("events", [])
+    ]
     clock = snap.get("clock")
     note = f" (lab clock x{clock['scale']:g})" if clock else ""
     return [
@@ -143,13 +154,13 @@ def _accuracy_section(snap: dict[str, Any]) -> list[Section]:
         acc = s.get("accuracy") or {}
         found = [e for e in snap.get("events", []) if e["subject"] == topic]
         for e in found:
-            rows.append([topic, e["kind"], _when(e.get("from")), _event_detail(e)])
+            rows.append([topic, e["kind"], _event_when(e), _event_detail(e)])
         if not acc.get("samples"):
             rows.append([topic, "no samples", "", f"declared every {s['interval_s']:g} s"])
     return [
         (
-            f"Data accuracy of {snap['site']}: samples against declared intervals and ranges",
-            ["signal topic", "finding", "from", "detail"],
+            f"Data accuracy of {snap['site']}: {SAMPLES_TITLE}",
+            ["signal topic", "finding", "when", "detail"],
             rows,
         )
     ]
@@ -213,7 +224,9 @@ def _verdict(goal: dict[str, Any], base: float, target: float, now: float) -> st
     if base == target:
         return "target not met"
     share = (base - now) / (base - target)
-    return f"{max(share, 0) * 100:.0f} % of the way to target"
+    if share < 0:
+        return "worse than the baseline"
+    return f"{share * 100:.0f} % of the way to target"
 
 
 def chart_data(snap: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -318,7 +331,9 @@ def _timeline(snap: dict[str, Any], rows: dict[str, list[tuple[float, float]]], 
 
 def digest(snap: dict[str, Any]) -> str:
     """A short Markdown digest of one snapshot for the regular IT/OT meeting: the summary line
-    and the three sections, attention first."""
+    and the sections, attention first; of a snapshot that listened, the events of the period
+    (every accuracy finding is one) and the progress per machine, without the per-signal
+    accuracy table the review has."""
     s = snap["summary"]
     out = [
         f"# Plant digest: {snap['site']} at {snap['taken']}",
@@ -329,7 +344,14 @@ def digest(snap: dict[str, Any]) -> str:
         f"goals without data: {', '.join(s['goals_without_data']) or 'none'}.",
         "",
     ]
+    if "broker_outages" in s and _listened(snap):
+        out[-2] = out[-2][:-1] + (
+            f"; {len(snap['events'])} event(s) in the period, {s['broker_outages']} broker "
+            f"outage(s), {s['signals_inaccurate']} signal(s) with accuracy findings."
+        )
     for title, header, rows in sections(snap):
+        if title.endswith(SAMPLES_TITLE):
+            continue
         out += [f"## {title}", ""]
         if not rows:
             out += ["None.", ""]
