@@ -20,8 +20,8 @@ what the enterprise ACL lets through.
 from __future__ import annotations
 
 import ipaddress
-import math
 import json
+import math
 import subprocess
 import sys
 import time
