@@ -8,6 +8,8 @@
 #   publishes only under its own site, zone and machine (<site>/<zone>/<machine>/...).
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
 package plant.collectors
 
 import data.plant.lib.violation

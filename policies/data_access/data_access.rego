@@ -6,6 +6,8 @@
 #   changes; every signal a collector reads belongs to a defined data class.
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
 package plant.data_access
 
 import data.plant.lib.violation

@@ -6,6 +6,8 @@
 #   operations team.
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
 package plant.glossary
 
 import data.plant.lib.violation

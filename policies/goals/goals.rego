@@ -7,6 +7,8 @@
 #   the goals it tests; a goal whose metric no collector provides is flagged.
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
 package plant.goals
 
 import data.plant.lib.violation

@@ -6,6 +6,8 @@
 #   machine and gateway resolves to an existing team for each responsibility.
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
 package plant.ownership
 
 import data.plant.lib.org

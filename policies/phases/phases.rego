@@ -7,6 +7,9 @@
 #   rollout sign-off by an IT team and an operations team, each by a member of that team.
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
+#   clock_input: [sites, teams, people]
 package plant.phases
 
 import data.plant.lib.clock
@@ -32,6 +35,7 @@ rollout_kinds := {"it", "operations"}
 #   principle: 3 Joint site survey
 #   iec62443: ["SR 7.8"]
 #   recommended_action: Hold the joint survey and record its date and attendees in site.yaml.
+#   clock: true
 deny contains v if {
 	some [id, field, msg] in _survey_issues
 	v := violation.new(rego.metadata.rule(), "site", id, field, msg)

@@ -7,6 +7,9 @@
 #   vendors; a grant that has ended is removed.
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
+#   clock_input: [grants]
 package plant.remote_access
 
 import data.plant.lib.clock
@@ -263,6 +266,7 @@ deny contains v if {
 #   principle: 4 Balance speed and security
 #   iec62443: ["SR 1.3", "SR 2.6"]
 #   recommended_action: Remove the grant; ask for a new one if access is still needed.
+#   clock: true
 deny contains v if {
 	some id, grant in input.grants
 	clock.instant_ns(grant.end) < clock.now_ns

@@ -9,6 +9,8 @@
 #   input.devices_by_address, never compared pairwise.
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
 package plant.segmentation
 
 import data.plant.lib.purdue

@@ -6,6 +6,9 @@
 #   only when one of the person's teams is of a kind the role allows (org/roles.yaml).
 # schemas:
 #   - input: schema.input
+# custom:
+#   scope: site
+#   clock_input: [bindings, roles, training, people, teams]
 package plant.training
 
 import data.plant.lib.clock
@@ -27,6 +30,7 @@ renewal_days := 30
 #   principle: 6 Training by role
 #   iec62443: ["SR 1.3", "SR 2.1"]
 #   recommended_action: Record the completed training in org/training.yaml, or remove the binding.
+#   clock: true
 deny contains v if {
 	some binding in input.bindings
 	not _trained_at(binding.person, binding.role, clock.now_ns)
@@ -77,6 +81,7 @@ deny contains v if {
 #   principle: 6 Training by role
 #   iec62443: ["SR 1.3"]
 #   recommended_action: Schedule the renewal training before the record expires.
+#   clock: true
 warn contains v if {
 	some binding in input.bindings
 	_trained_at(binding.person, binding.role, clock.now_ns)

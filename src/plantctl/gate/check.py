@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from plantctl.core.problems import bounded
-from plantctl.gate import facts
+from plantctl.gate import facts, scoped
 from plantctl.gate.engine import EngineUnavailable, OpaEndpoint, OpaServer
 from plantctl.model.inventory import Inventory
 
@@ -67,6 +67,8 @@ class Report:
     # Attack paths (paths.routes) the pull request opens and closes.
     paths_opened: list[str] = field(default_factory=list)
     paths_closed: list[str] = field(default_factory=list)
+    # How a pull request was evaluated (gate/scoped.py): mode, sites read from the cache.
+    scoped: dict = field(default_factory=dict)
 
     @property
     def missing(self) -> list[dict]:
@@ -115,6 +117,15 @@ def engine(
         yield endpoint
 
 
+def judged_by(policies: Path, bundle: Path | None = None) -> scoped.Scope | None:
+    """The scope of a pull request's evaluation when this process knows what the engine runs
+    (its own server, from the policies or a bundle); None with an external OPA_URL server."""
+    bundle = bundle or _env_path("PLANTCTL_BUNDLE")
+    if os.environ.get("OPA_URL") and bundle is None and not _env_path("PLANTCTL_VERIFICATION_KEY"):
+        return None
+    return scoped.Scope.open(policies, bundle)
+
+
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
@@ -147,32 +158,46 @@ def place(inv: Inventory, v: dict, level: str) -> Finding:
     )
 
 
+def policy_input(
+    inv: Inventory, now: datetime | None = None, pull_request: PullRequest | None = None
+) -> dict:
+    """The facts, with the pull request's changes, reviews and author when there is one."""
+    document = facts.build(inv, now)
+    if pull_request is not None:
+        document["change"] = {
+            "base": pull_request.base,
+            "head": pull_request.head,
+            "objects": [c.as_fact() for c in pull_request.changes],
+            "files": pull_request.files,
+            "commits": pull_request.commits,
+            "base_separation_of_duties": pull_request.base_separation,
+            "codeowners_drift": pull_request.codeowners_drift,
+        }
+        document["reviews"] = pull_request.reviews
+        document["author"] = (pull_request.author or "").lower()
+    return document
+
+
 def evaluate(
     inv: Inventory,
     endpoint: OpaEndpoint,
     now: datetime | None = None,
     *,
     pull_request: PullRequest | None = None,
+    scope: scoped.Scope | None = None,
 ) -> Report:
+    """The decision on `inv`: one query of the whole input; for a pull request with a `scope`
+    (the judge's policies and the decision cache), what the change can affect (gate/scoped.py)."""
     # The inventory stays as it is until the report is out: the cyclic collector need not walk
     # its millions of objects again on each full collection while the facts are made and sent.
     gc.freeze()
     try:
-        document = facts.build(inv, now)
-        if pull_request is not None:
-            document["change"] = {
-                "base": pull_request.base,
-                "head": pull_request.head,
-                "objects": [c.as_fact() for c in pull_request.changes],
-                "files": pull_request.files,
-                "commits": pull_request.commits,
-                "base_separation_of_duties": pull_request.base_separation,
-                "codeowners_drift": pull_request.codeowners_drift,
-            }
-            document["reviews"] = pull_request.reviews
-            document["author"] = (pull_request.author or "").lower()
+        document = policy_input(inv, now, pull_request)
         now_text = document["now"]
-        decision = endpoint.decide(document)
+        if pull_request is not None and scope is not None:
+            decision = scoped.decide(inv, endpoint, document, pull_request, scope)
+        else:
+            decision = endpoint.decide(document)
         del document
     finally:
         gc.unfreeze()
@@ -182,6 +207,8 @@ def evaluate(
     warnings = sorted((place(inv, v, "warning") for v in decision.get("warnings") or []), key=key)
     report = Report(findings, warnings, inv.source_label, now_text, decision.get("counts") or {})
     report.waived = [_waived(inv, v) for v in decision.get("waived") or []]
+    if scope is not None:
+        report.scoped = dict(scope.stats)
     if pull_request is not None:
         report.base, report.head = pull_request.base, pull_request.head
         report.changes, report.files = pull_request.changes, pull_request.files

@@ -249,6 +249,36 @@ class OpaEndpoint:
             raise EngineUnavailable(f"no JSON exchange with the policy engine: {exc}") from None
         return validate_decision(answer)
 
+    def query(self, text: str, document: dict) -> dict:
+        """The bindings of one ad-hoc query (POST /v1/query) over `document`: the scoped
+        pull-request evaluation (gate/scoped.py) asks its questions this way. Fails closed like
+        decide(): no answer, an error or no bindings raise EngineUnavailable."""
+        try:
+            answer = self.session.post(
+                f"{self.root_url}/query",
+                json={"query": text, "input": document},
+                timeout=self.timeout,
+            )
+            answer.raise_for_status()
+            body = answer.json()
+        except requests.Timeout:
+            raise EngineUnavailable(
+                f"the policy engine did not answer within {self.timeout:.0f} s"
+            ) from None
+        except requests.RequestException as exc:
+            raise EngineUnavailable(
+                f"the policy engine at {self.host}:{self.port} failed: {_short(exc)}"
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise EngineUnavailable(f"no JSON exchange with the policy engine: {exc}") from None
+        results = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) != 1:
+            raise EngineUnavailable("the policy engine's answer to the scoped query is undefined")
+        bindings = results[0]  # the query's variables and their values
+        if not isinstance(bindings, dict):
+            raise EngineUnavailable("the policy engine's answer to the scoped query is malformed")
+        return bindings
+
 
 def validate_decision(answer: object) -> dict:
     """Only a well-formed decision counts; anything else is no answer (fail closed)."""

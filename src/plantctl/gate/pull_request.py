@@ -120,4 +120,10 @@ def judge(request: Request, now: datetime | None, note: Callable[[str], None]) -
         )
         pull_request.paths_opened, pull_request.paths_closed = attack_paths.diff(base_inv, head_inv)
         with check.engine(policies, request.bundle, request.verification_key) as endpoint:
-            return check.evaluate(head_inv, endpoint, now, pull_request=pull_request)
+            return check.evaluate(
+                head_inv,
+                endpoint,
+                now,
+                pull_request=pull_request,
+                scope=check.judged_by(policies, request.bundle),
+            )

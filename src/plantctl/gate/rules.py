@@ -37,6 +37,7 @@ class Rule:
     line: int  # the rule's head; its METADATA is the comment block just above
     package: str  # plant.segmentation
     name: str  # deny, warn, needs, problems, ...
+    clock: bool = False  # reads input.now (custom.clock): never cached, see gate/scoped.py
 
 
 class RulesUnreadable(EngineUnavailable):
@@ -64,6 +65,13 @@ def _validator():
 
     Draft202012Validator.check_schema(schema())
     return Draft202012Validator(schema())
+
+
+@cache
+def _domain_validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator({**schema()["$defs"]["domain"], "$defs": schema()["$defs"]})
 
 
 def read_annotations(policies: Path, cwd: Path | None = None) -> list[dict]:
@@ -135,8 +143,85 @@ def read(policies: Path, cwd: Path | None = None) -> list[Rule]:
                 line=line,
                 package=".".join(path[:-1]),
                 name=path[-1],
+                clock=bool(custom.get("clock")),
             )
         )
     if problems:
         raise InvalidInput(problems)
     return sorted(found, key=lambda r: (r.file, r.line))
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A policy domain (a package of policies/lib/domains.rego) and what its results read."""
+
+    name: str  # collectors (the package plant.collectors)
+    scope: str  # site or global
+    clock_rules: frozenset[str]  # ids of its rules that read input.now
+    clock_input: tuple[str, ...]  # the input tables those rules read
+    file: str
+    line: int
+
+
+def domains(policies: Path, names: set[str], cwd: Path | None = None) -> dict[str, Domain]:
+    """The scope declaration of every domain in `names`, from its package METADATA
+    (custom.scope, custom.clock_input) and its rules' custom.clock; InvalidInput when a domain
+    declares none, breaks the schema, or has clock rules without a clock_input."""
+    annotations = read_annotations(policies, cwd)
+    declared: dict[str, tuple[dict, str, int]] = {}
+    clock: dict[str, set[str]] = {}
+    for entry in annotations:
+        path = [p["value"] for p in entry["path"]][1:]
+        ann = entry.get("annotations") or {}
+        if len(path) < 2 or path[0] != "plant" or path[1] not in names:
+            continue
+        where = (_shown(entry["location"]["file"], cwd), int(entry["location"]["row"]))
+        custom = ann.get("custom") or {}
+        if ann.get("scope") == "package" and len(path) == 2:
+            declared[path[1]] = (ann, *where)
+        elif isinstance(custom, dict) and custom.get("clock") is True and "id" in custom:
+            clock.setdefault(path[1], set()).add(str(custom["id"]))
+    problems: list[Problem] = []
+    found: dict[str, Domain] = {}
+    for name in sorted(names):
+        ann, file, line = declared.get(name, ({}, str(policies), 1))
+        if "scope" not in (ann.get("custom") or {}):
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    1,
+                    f"domain {name}: its package METADATA declares no custom.scope; add "
+                    "`custom: {scope: site}` (or global) to the METADATA of package "
+                    f"plant.{name}",
+                    PROBLEM,
+                )
+            )
+            continue
+        errors = sorted(_domain_validator().iter_errors(ann), key=_where)
+        for error in errors:
+            problems.append(
+                Problem(file, line, 1, f"domain {name}: {_where(error)}: {error.message}", PROBLEM)
+            )
+        if errors:
+            continue
+        custom = ann["custom"]
+        rules = frozenset(clock.get(name, set()))
+        if rules and not custom.get("clock_input"):
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    1,
+                    f"domain {name}: rules {', '.join(sorted(rules))} read the clock but the "
+                    "package declares no custom.clock_input (the tables they read)",
+                    PROBLEM,
+                )
+            )
+            continue
+        found[name] = Domain(
+            name, custom["scope"], rules, tuple(custom.get("clock_input") or ()), file, line
+        )
+    if problems:
+        raise InvalidInput(problems)
+    return found
