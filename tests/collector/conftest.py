@@ -18,7 +18,7 @@ from plantctl.lab.observer import Subscriber
 from plantctl.lab.pki import Authority
 from plantctl.lab.plc import PlcSimulator
 from plantctl.model.loader import load
-from plantctl.plant import collector_config
+from plantctl.plant import broker_access, collector_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,7 +77,7 @@ def _loopback_config(
     broker,
     interval: float | None = None,
 ) -> dict:
-    cred = authority.issue(gateway)
+    cred = authority.issue(broker_access.gateway_account(gateway))  # CN = its broker account
     doc = copy.deepcopy(
         collector_config.render(
             inventory,
