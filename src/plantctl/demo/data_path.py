@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from plantctl.collector import config
 from plantctl.lab import verify
+from plantctl.lab.netns import Namespace
 from plantctl.lab.plc import PlcSimulator
 from plantctl.model.inventory import Inventory
 from plantctl.plant import broker_access, collector_config, segmentation
@@ -95,6 +96,7 @@ def consume(stack: DemoStack, inv: Inventory, roles: list[str], seconds: int) ->
         for h in sorted(verify.hosts(inv, site, seg), key=lambda h: (h.kind != "client", h.name))
         if h.zone != INTERNET
         and h.name != access.broker_id
+        and Namespace(f"{stack.prefix}-{h.name}").exists()
         and verify.permitted(
             seg, h.zone, h.address, access.zone, listener.address, "tcp", listener.port
         )

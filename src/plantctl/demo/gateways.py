@@ -63,13 +63,15 @@ class Converge:
         )
 
 
-def origin(inv: Inventory, site: str, external: bool) -> verify.Host:
+def origin(inv: Inventory, site: str, prefix: str, external: bool) -> verify.Host:
     """A lab host from which a person may reach the bastion: the internet for external people,
     an internal zone for staff (where the conduits let them in, as lab verify picks)."""
     seg = segmentation.build(inv, site)
     svc = site_service(inv, site, "bastion")
     for h in sorted(verify.hosts(inv, site, seg), key=lambda h: (h.kind != "client", h.name)):
-        if (h.zone == INTERNET) != external:
+        if (h.zone == INTERNET) != external or h.zone == svc["zone"]:
+            continue  # the bastion's own zone is not where a person logs in from
+        if not Namespace(f"{prefix}-{h.name}").exists():
             continue
         if verify.permitted(
             seg, h.zone, h.address, svc["zone"], svc["address"], "tcp", int(svc["port"])
@@ -89,7 +91,7 @@ def session(
     tmp.mkdir(parents=True, exist_ok=True)
     return verify._Session(
         stack.prefix,
-        origin(inv, stack.site, external).name,
+        origin(inv, stack.site, stack.prefix, external).name,
         str(stack.state / "keys" / person),
         grant,
         svc["address"],

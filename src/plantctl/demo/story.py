@@ -215,6 +215,8 @@ def lab_up(d: Demo) -> str:
         result = stack.run("up")
     except StackFailed as exc:
         raise StepFailed(str(exc)) from None
+    for made in stack.plug_missing_hosts(d.inv):
+        d.say(f"not in the lab stack yet, an empty host in its place: {made}")
     names = list_names(stack.prefix)
     hosts = result.get("outputs", {}).get("hosts", {})
     d.say(
@@ -493,6 +495,12 @@ def tell(options: Options, out: Callable[[str], None] = print) -> int:
             except StepFailed as exc:
                 failed = f"{n}/{len(STEPS)} {step.title}: {exc}"
                 out(f"FAILED: {exc}")
+                break
+            except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as exc:
+                # a lab command or machine that failed (MachineError, CommandError, ...): the
+                # story stops with what it said, never a traceback
+                failed = f"{n}/{len(STEPS)} {step.title}: {type(exc).__name__}: {exc}"
+                out(f"FAILED: {type(exc).__name__}: {str(exc)[:1500]}")
                 break
             out(f"ok: {proof} ({time.monotonic() - t0:.1f} s)")
     finally:
