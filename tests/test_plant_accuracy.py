@@ -224,3 +224,43 @@ def test_a_scenario_scripts_stops_counters_and_a_frozen_sensor():
     assert lab.plant_s(900.0) == 0  # before the origin the plant is at its start
     clock = plant_health.LabClock(1000.0, 60)
     assert clock.plant(1010.0) == 1600.0 and clock.plant(1000.0) == 1000.0
+
+
+def test_goals_are_measured_per_shift_in_the_sites_time_zone(tmp_path, plantctl):
+    # 11:00 UTC is 06:00 at Ridgeway (America/New_York, EST): two shifts start in the hour
+    doc = _observed()
+    obs = plant_health.Observed(doc["messages"], {}, doc["samples"], doc["health_log"])
+    snap = plant_health.snapshot(
+        load(ROOT / "inventory"), "ridgeway", doc["messages"],
+        datetime.fromtimestamp(START + 3600, UTC), None, obs, shifts=["06:30", "06:00"],
+    )  # fmt: skip
+    down = snap["goals"]["rw-downtime"]["measured"]["per_shift"]
+    assert [(s["shift"], s["value"]) for s in down] == [
+        ("2026-11-22 06:00", pytest.approx(12, abs=0.01)),  # the stop
+        ("2026-11-22 06:30", pytest.approx(1, abs=0.01)),  # the alarm
+    ]
+    parts = snap["goals"]["rw-production-reporting"]["measured"]["per_shift"]
+    assert [(s["shift"], s["value"]) for s in parts] == [
+        ("2026-11-22 06:00", 179),
+        ("2026-11-22 06:30", 180),  # 120 up to the reset, 60 after it
+    ]
+    assert (
+        sum(s["value"] for s in parts)
+        == snap["goals"]["rw-production-reporting"]["measured"]["value"]
+    )
+    sections = {title: rows for title, _, rows in plant_sections.sections(snap)}
+    assert ["rw-downtime", "2026-11-22 06:30", "1 min", "rw-press-01 1, rw-press-02 0"] in (
+        sections["Goal progress of ridgeway per shift"]
+    )
+    # shift starts are HH:MM; the shift in force at the period's start is the first
+    src = tmp_path / "observed.json"
+    src.write_text(json.dumps(doc))
+    run = plantctl("plant", "snapshot", "--site", "ridgeway", "--from-file", str(src),
+                   "--shifts", "06:00,6:30")  # fmt: skip
+    assert run.code == 2 and "shift start '6:30' is not HH:MM" in run.err
+    run = plantctl("plant", "snapshot", "--site", "ridgeway", "--from-file", str(src),
+                   "--shifts", "07:00,15:00,23:00", "--now", NOW)  # fmt: skip
+    assert run.code == 1
+    per_shift = json.loads(run.out)["goals"]["rw-downtime"]["measured"]["per_shift"]
+    assert [s["shift"] for s in per_shift] == ["2026-11-21 23:00"]  # the night shift
+    assert per_shift[0]["value"] == pytest.approx(13, abs=0.01)

@@ -346,11 +346,18 @@ def snapshot(
     measured: dict[str, dict] | None = None,
     observed: Observed | None = None,
     window: tuple[float, float] | None = None,
+    shifts: list[str] | None = None,
 ) -> dict[str, Any]:
     """The snapshot document of one site (see the module). With `observed` samples and health
-    log, only what lies in `window` (start, end timestamps; default all) is judged."""
-    if inv.get("site", site) is None:
+    log, only what lies in `window` (start, end timestamps; default all) is judged; with
+    `shifts` (their start times, HH:MM in the site's time zone) goals are measured per shift
+    too."""
+    site_rec = inv.get("site", site)
+    if site_rec is None:
         raise SnapshotError(f"no site {site!r} in the inventory")
+    bad = [s for s in shifts or [] if not plant_progress.SHIFT_START.match(s)]
+    if bad:
+        raise SnapshotError(f"shift start {bad[0]!r} is not HH:MM (00:00 to 23:59)")
     now = now or datetime.now(UTC)
     at = now.timestamp()
     measured = measured or {}
@@ -409,6 +416,15 @@ def snapshot(
         if goal.data["site"] != site:
             continue
         goals[goal.key] = _goal(goal, _goal_machines(inv, goal), signals, samples, measured, lo, hi)
+        found = goals[goal.key]["measured"]
+        if shifts and found and found.get("from_samples"):
+            zone = site_rec.data["timezone"]
+            span = (max(lo, found["start_ts"]), min(hi, found["end_ts"]))
+            providers = {t: signals[t] for t in goals[goal.key]["providers"]}
+            found["per_shift"] = plant_progress.per_shift(
+                goals[goal.key], goals[goal.key]["machines"], providers, samples, span,
+                plant_progress.shift_starts(shifts, zone, *span), zone,
+            )  # fmt: skip
     states = [g["state"] for g in gateways.values()]
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -472,7 +488,7 @@ def _goal(
     )
     if found is None:
         return entry
-    period = {"start": _iso(found.pop("start_ts")), "end": _iso(found.pop("end_ts"))}
+    period = {"start": _iso(found["start_ts"]), "end": _iso(found["end_ts"])}
     entry["measured"] = {**found, "period": period}
     entry["prorated"] = {
         k: plant_progress.prorated(goal.data[k], found["measured_s"])

@@ -11,6 +11,10 @@ that is up again (or the last sample of the period, then `ongoing`).
 Counters: the sum of the increases between consecutive samples; a step backwards (a reset, a
 replaced controller) adds nothing and is a data-accuracy finding of its own (plant_accuracy).
 
+Per shift: given the shifts' start times (HH:MM in the site's time zone), the period is cut
+at every shift start and each piece measured alone; the sample in force at a shift start opens
+the piece at that moment (a stop that spans a change of shift is split between the two).
+
 A goal's baseline and target refer to periods (a quarter) much longer than a snapshot; they are
 prorated to the measured period's length (value times measured seconds over the baseline
 period's seconds) so the status compares like with like, and the review says so.
@@ -19,8 +23,10 @@ period's seconds) so the status compares like with like, and the review says so.
 from __future__ import annotations
 
 import itertools
-from datetime import date
+import re
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from plantctl.reports.plant_accuracy import STALE_INTERVALS, number
 
@@ -151,3 +157,55 @@ def prorated(figure: dict[str, Any], measured_s: float) -> float | None:
     if not seconds:
         return None
     return round(float(figure["value"]) * measured_s / seconds, 3)
+
+
+SHIFT_START = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def shift_starts(starts: list[str], zone: str, lo: float, hi: float) -> list[float]:
+    """Every shift start (HH:MM in `zone`) from the one in force at `lo` up to `hi`."""
+    tz = ZoneInfo(zone)
+    clocks = sorted(time.fromisoformat(s) for s in starts)
+    day = datetime.fromtimestamp(lo, tz).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(hi, tz).date()
+    out: list[float] = []
+    while day <= last:
+        out += [datetime.combine(day, c, tz).timestamp() for c in clocks]
+        day += timedelta(days=1)
+    before = [b for b in out if b <= lo]
+    return ([before[-1]] if before else []) + [b for b in out if lo < b < hi]
+
+
+def slice_samples(
+    series: list[list[Any]], a: float, b: float, last: bool = False
+) -> list[list[Any]]:
+    """The samples in [a, b) ([a, b] for the `last` piece of a period), opened at `a` by the
+    sample in force then (if any); a piece ends at its last sample (nothing is assumed after)."""
+    inside = [s for s in series if a <= float(s[0]) < b or (last and float(s[0]) == b)]
+    before = [s for s in series if float(s[0]) < a]
+    return ([[a, before[-1][1]]] if before else []) + inside
+
+
+def per_shift(
+    goal: dict[str, Any],
+    machines: list[str],
+    signals: dict[str, dict[str, Any]],
+    samples: dict[str, list[list[Any]]],
+    window: tuple[float, float],
+    starts: list[float],
+    zone: str,
+) -> list[dict[str, Any]]:
+    """The goal measured per shift: [{"shift": local start, "value", "per_machine"}]."""
+    tz = ZoneInfo(zone)
+    out = []
+    bounds = [*starts, window[1]]
+    for n, (a, b) in enumerate(itertools.pairwise(bounds)):
+        lo = max(a, window[0])
+        last = n == len(bounds) - 2
+        piece = {t: slice_samples(s, lo, b, last) for t, s in samples.items()}
+        found = measure(goal, machines, signals, piece, (lo, b))
+        if found is None:
+            continue
+        label = datetime.fromtimestamp(a, tz).strftime("%Y-%m-%d %H:%M")
+        out.append({"shift": label, "value": found["value"], "per_machine": found["per_machine"]})
+    return out

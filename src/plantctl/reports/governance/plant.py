@@ -86,6 +86,25 @@ def sections(snap: dict[str, Any]) -> list[Section]:
             progress,
         ),
         *(_per_machine_section(snap) if listened else []),
+        *_per_shift_section(snap),
+    ]
+
+
+def _per_shift_section(snap: dict[str, Any]) -> list[Section]:
+    """Each goal per shift, when the snapshot was taken with the shifts' start times."""
+    rows = []
+    for gid, g in sorted(snap["goals"].items()):
+        for s in (g["measured"] or {}).get("per_shift", []):
+            machines = ", ".join(f"{m} {v:g}" for m, v in s["per_machine"].items())
+            rows.append([gid, s["shift"], f"{s['value']:g} {g['unit']}", machines])
+    if not rows:
+        return []
+    return [
+        (
+            f"Goal progress of {snap['site']} per shift",
+            ["goal", "shift", "measured", "per machine"],
+            rows,
+        )
     ]
 
 

@@ -190,7 +190,7 @@ def render_markdown(review: Review, images: dict[str, Path]) -> str:
             out += [f"![Grant durations]({images['grants'].name})", ""]
         if (
             title.startswith("Goal progress of")
-            and not title.endswith("per machine")
+            and not title.endswith(("per machine", "per shift"))
             and "goals" in images
         ):
             out += [f"![Goal progress]({images['goals'].name})", ""]
@@ -237,7 +237,9 @@ def render_html(review: Review, images: dict[str, Path]) -> str:
         out.append(f"<h2 id='{slug}'>{e(title)}</h2>")
         if title.startswith("Remote-access grants"):
             out.append(img("grants", "Grant durations"))
-        if title.startswith("Goal progress of") and not title.endswith("per machine"):
+        if title.startswith("Goal progress of") and not title.endswith(
+            ("per machine", "per shift")
+        ):
             out.append(img("goals", "Goal progress"))
         if title.startswith("Events of"):
             out.append(img("timeline", "Events of the period"))
