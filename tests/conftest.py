@@ -44,3 +44,24 @@ def plantctl(capsys, monkeypatch):
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+# The lab tests' latest results for the evidence pack (tests/lab_results.py).
+def pytest_configure(config):
+    import lab_results
+
+    config.addinivalue_line("markers", lab_results.MARKER)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    import lab_results
+
+    lab_results.record(item, outcome.get_result())
+
+
+def pytest_sessionfinish(session):
+    import lab_results
+
+    lab_results.write()

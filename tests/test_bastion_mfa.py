@@ -209,6 +209,7 @@ def test_the_bastion_has_pam_oath_and_private_seeds_outside_the_state(lab):
                    for seed in seeds)  # fmt: skip
 
 
+@pytest.mark.enforces("RA-010")
 def test_key_without_a_code_is_refused(lab):
     for code in (None, ""):
         refused, _ = _ssh(lab, VENDOR, code)
@@ -217,6 +218,7 @@ def test_key_without_a_code_is_refused(lab):
         assert "plantctl-lab" not in refused.stdout
 
 
+@pytest.mark.enforces("RA-010")
 def test_key_with_a_wrong_code_is_refused(lab):
     secret = _secret(lab, VENDOR[2])
     _fresh_step()
@@ -228,6 +230,7 @@ def test_key_with_a_wrong_code_is_refused(lab):
     assert refused.returncode == 255 and KBD_REFUSED in refused.stderr
 
 
+@pytest.mark.enforces("RA-010")
 def test_another_accounts_code_is_refused(lab):
     theirs = _secret(lab, INTERNAL_MFA[2])
     _fresh_step()
@@ -238,6 +241,7 @@ def test_another_accounts_code_is_refused(lab):
     assert refused.returncode == 255 and KBD_REFUSED in refused.stderr
 
 
+@pytest.mark.enforces("RA-010")
 def test_key_and_the_right_code_work_once_and_the_code_cannot_be_reused(lab):
     secret = _secret(lab, VENDOR[2])
     _fresh_step()

@@ -84,6 +84,7 @@ def test_the_bastion_runs_the_forward_audit_before_sshd(lab):
     # the host's own setting is not the bastion's business: not read, not changed here
 
 
+@pytest.mark.enforces("RA-010", "RA-020")
 def test_a_forward_is_one_audit_event_with_bytes_each_way(lab):
     since = datetime.now(UTC) - timedelta(seconds=2)
     secret = _secret(lab, VENDOR[2])
@@ -107,6 +108,7 @@ def test_a_forward_is_one_audit_event_with_bytes_each_way(lab):
     lab.timings["forward_event_late_s"] = round((datetime.now(UTC) - end).total_seconds(), 2)
 
 
+@pytest.mark.enforces("RA-010", "RA-020")
 def test_two_forwards_are_two_events_and_a_key_only_grant_is_recorded_too(lab):
     since = datetime.now(UTC) - timedelta(seconds=2)
     for _ in range(2):
@@ -120,6 +122,7 @@ def test_two_forwards_are_two_events_and_a_key_only_grant_is_recorded_too(lab):
     assert all(f["person"] == "kito" for f in found)
 
 
+@pytest.mark.enforces("RA-012")
 def test_an_ended_grant_is_refused_and_forwards_nothing(lab):
     since = datetime.now(UTC) - timedelta(seconds=2)
     cert = lab.state / "ssh-ca" / f"{ENDED[2]}-cert.pub"

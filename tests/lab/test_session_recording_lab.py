@@ -191,6 +191,7 @@ def _wait_records(gw, marker: str, timeout: float = 20) -> list[dict]:
         time.sleep(0.5)
 
 
+@pytest.mark.enforces("RA-010", "RA-020")
 def test_recorded_grant_accounts_have_tlog_as_shell_others_do_not(rec):
     gw = rec["gw"]
     print(f"converge (access tags) {rec['converge_s']} s")
@@ -208,6 +209,7 @@ def test_recorded_grant_accounts_have_tlog_as_shell_others_do_not(rec):
     assert "/bin/bash" in gw.path("/etc/tlog/tlog-rec-session.conf").read_text()
 
 
+@pytest.mark.enforces("RA-010", "RA-020")
 def test_a_recorded_session_is_read_back_from_the_gateway_journal(rec):
     marker = f"recorded-{time.time_ns()}"
     done = _login(rec, RECORDED, VENDOR, f"echo {marker}; id -un")

@@ -11,12 +11,12 @@ h2{font-size:19px;margin:28px 0 8px;border-bottom:2px solid #d0d7de}
 .meta{color:#57606a;font-size:13px}table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #d0d7de;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f1f4f8}tr.sr-first td{border-top:2px solid #8c959f}
-.holds{background:#dafbe1}.violated{background:#ffd8d3}.warning{background:#fff1c2}
+.holds{background:#dafbe1}.proven{background:#e3efff}.violated{background:#ffd8d3}.warning{background:#fff1c2}
 .na,.unknown{background:#eef1f4}.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}
 code{font-size:12px;overflow-wrap:anywhere}ul{margin:0;padding-left:16px}
 .small{font-size:12px;color:#57606a;overflow-wrap:anywhere}
 #control-matrix{table-layout:fixed}#control-matrix td{overflow-wrap:anywhere}
-.c-sr{width:6%}.c-pr{width:10%}.c-rule{width:15%}.c-pol{width:14%}.c-t{width:23%}.c-today{width:9%}
+.c-sr{width:6%}.c-pr{width:10%}.c-rule{width:13%}.c-pol{width:12%}.c-t{width:17%}.c-today{width:9%}
 """
 
 
@@ -33,6 +33,18 @@ def _tests_cell(tests: list[dict]) -> str:
         for t in tests
     )
     return f"<ul>{items}</ul>"
+
+
+def _runtime_cell(runtime: dict) -> str:
+    if not runtime:
+        return '<td class="small">policy only: no run-time promise tested</td>'
+    css = {"enforced": "proven", "failed": "violated"}.get(runtime["status"], "warning")
+    items = "".join(
+        f"<li><code>{_e(t['test'])}</code>: {_e(t['outcome'])}"
+        f"{' at ' + _e(t['finished']) if t.get('finished') else ''}</li>"
+        for t in runtime["tests"]
+    )
+    return f'<td class="{css}"><b>{_e(runtime["status"])}</b><ul class="tests">{items}</ul></td>'
 
 
 def _diagrams(files: list[str], notes: list[str]) -> list[str]:
@@ -74,18 +86,20 @@ def render_html(
         f" · {tests['coverage']}% of policy lines covered · {verdict}</p>",
         '<h2 id="matrix">Control matrix</h2>',
         '<p class="small">IEC 62443-3-3 system requirement and principle (docs/architecture.md)'
-        " → rule → where it is written → the tests that make it fire and its near misses → its"
-        " result on the inventory today.</p>",
+        " → rule → where it is written → the tests that make it fire and its near misses → the"
+        " lab tests that prove the runtime enforces it (sshd, PAM, nftables, tlog) and their"
+        " latest results → its result on the inventory today: a rule with lab tests holds only"
+        " when both do.</p>",
         '<table id="control-matrix"><thead><tr><th class="c-sr">IEC 62443-3-3</th>'
         '<th class="c-pr">Principle</th><th class="c-rule">Rule</th>'
         '<th class="c-pol">Policy</th><th class="c-t">Fires</th><th class="c-t">Near misses</th>'
-        '<th class="c-today">Today</th></tr></thead><tbody>',
+        '<th class="c-t">Run time (lab)</th><th class="c-today">Today</th></tr></thead><tbody>',
     ]
     for control in pack["controls"]:
         for i, rid in enumerate(control["rules"]):
             r = rules[rid]
             status = r["result"].get("status", "unknown")
-            css = {"n/a": "na"}.get(status, status)
+            css = {"n/a": "na", "declared only": "warning"}.get(status, status)
             out.append(
                 f'<tr class="control-row{" sr-first" if i == 0 else ""}" '
                 f'data-requirement="{_e(control["requirement"])}" data-rule="{_e(rid)}">'
@@ -94,6 +108,7 @@ def render_html(
                 f", {_e(r['owner'])})</span></td>"
                 f"<td><code>{_e(r['file'])}:{r['line']}</code></td>"
                 f"<td>{_tests_cell(r['fires'])}</td><td>{_tests_cell(r['near_misses'])}</td>"
+                f"{_runtime_cell(r.get('runtime') or {})}"
                 f'<td class="{_e(css)}">{_e(r["result"].get("text", ""))}</td></tr>'
             )
     out.append("</tbody></table>")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from plantctl.gate import rules as metadata
+from plantctl.reports.audit import runtime
 from plantctl.reports.audit.rule import CONTEXT_ONLY, Rule, rules_from_metadata
 from plantctl.reports.audit.tests import _passed, _shown, map_tests, run_tests, test_sources
 
@@ -107,13 +108,18 @@ def build(
     *,
     now: datetime | None = None,
     waivers: list[dict] | None = None,
+    lab_results: Path | None = None,
 ) -> tuple[dict, list[dict]]:
     """The whole pack as one JSON-ready document (report: a check.Report of the inventory), and
-    the policy test results it was made from."""
+    the policy test results it was made from. `lab_results`: the lab tests' latest results
+    (default build/lab-results.json under cwd; see reports/audit/runtime.py)."""
     rules = rules_from_metadata(policies, cwd)
     results, coverage = run_tests(policies, cwd)
     map_tests(rules, results, test_sources(policies, cwd), cwd)
     today(rules, report)
+    results_file = lab_results or cwd / runtime.RESULTS
+    lab = runtime.load(results_file)
+    runtime.attach(rules, runtime.declared(cwd / runtime.TESTS, cwd), lab)
     passed = sum(1 for t in results if _passed(t))
     files = {
         _shown(Path(name), cwd): {
@@ -124,7 +130,12 @@ def build(
         }
         for name, f in sorted((coverage.get("files") or {}).items())
     }
-    found = gaps(rules, results)
+    found = gaps(rules, results) + [
+        f"{row['test']}: lab test of {r.id} failed in its latest run ({row['finished']})"
+        for r in rules
+        for row in r.runtime.get("tests", [])
+        if row["outcome"] in ("failed", "error")
+    ]
     pack = {
         "title": "plantctl evidence pack",
         "generated": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -141,6 +152,11 @@ def build(
             "files": files,
         },
         "gaps": found,
+        "runtime": {
+            "results": _shown(results_file, cwd),
+            "recorded": len(lab),
+            "rules": sorted(r.id for r in rules if r.runtime),
+        },
         "without_near_miss": [r.id for r in rules if not r.near_misses],
         "inventory": {**_inventory_part(report), "waivers": waivers or []},
         "checksums": checksums(policies, cwd),

@@ -32,6 +32,7 @@ class Rule:
     fires: list[dict] = field(default_factory=list)  # tests: {name, package, file, line, passed}
     near_misses: list[dict] = field(default_factory=list)
     result: dict = field(default_factory=dict)
+    runtime: dict = field(default_factory=dict)  # lab tests that prove it at run time (runtime)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
