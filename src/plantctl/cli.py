@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="add device health, data accuracy and goal progress from this snapshot "
         "(plantctl plant snapshot)",
     )
+    p.add_argument(
+        "--access-log",
+        type=Path,
+        help="add remote access used (sessions, time, refusals per grant) from this access log "
+        "(plantctl access log --format json)",
+    )
     p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("plan-check", help="check a stack's `pulumi preview --json` (exit 0-3)")
@@ -196,6 +202,32 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--stack", help="the lab stack (default lab-SITE)")
     a.add_argument("--state-dir", type=Path, help="the stack's state (default .state/lab/STACK)")
     a.set_defaults(func=cmd_access_otp_uri)
+    a = access_sub.add_parser(
+        "log",
+        help="every session, forward and recorded shell of the site's grants since a date, and "
+        "the attempts refused, from the lab's bastion and gateways (exit 0, 2 bad date or no lab)",
+    )
+    _inventory_arg(a)
+    a.add_argument("--site", required=True)
+    a.add_argument("--since", required=True, help="YYYY-MM-DD or an RFC 3339 time (UTC if bare)")
+    a.add_argument("--format", choices=("text", "json"), default="text")
+    a.add_argument("--stack", help="the lab stack (default lab-SITE)")
+    a.add_argument("--prefix", help="the lab's name prefix (default: the stack's)")
+    a.add_argument("--output", type=Path, help="write the log here instead of stdout")
+    a.set_defaults(func=cmd_access_log)
+    a = access_sub.add_parser(
+        "revoke",
+        help="IT's emergency stop of a grant on the lab bastion: no new login (KRL), its open "
+        "sessions closed, kept revoked by the stack until the grant is removed or re-approved; "
+        "prints the pull-request edit that makes it permanent (exit 0, 2 no such grant or lab)",
+    )
+    _inventory_arg(a)
+    a.add_argument("grant")
+    a.add_argument("--site", required=True)
+    a.add_argument("--stack", help="the lab stack (default lab-SITE)")
+    a.add_argument("--prefix", help="the lab's name prefix (default: the stack's)")
+    a.add_argument("--state-dir", type=Path, help="the stack's state (default .state/lab/STACK)")
+    a.set_defaults(func=cmd_access_revoke)
 
     p = sub.add_parser(
         "drift",
@@ -274,6 +306,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=cmd_diagram)
 
+    p = sub.add_parser("sites", help="the sites, or those whose stack a change touches (exit 0, 2)")
+    _inventory_arg(p)
+    p.add_argument("--changed", metavar="BASE", help="only the sites a change BASE..HEAD touches")
+    p.add_argument("--head", default="HEAD")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_sites)
+
+    p = sub.add_parser(
+        "demo",
+        help="the whole story of the sample plant, a headed section per step (make demo; the "
+        "lab's steps need root; exit 0 every proof held, 1 a step failed, 2 no such site)",
+    )
+    p.add_argument("--site", default="ridgeway")
+    p.add_argument("--output", type=Path, default=Path("build/demo"), help="its files")
+    p.add_argument("--keep", action="store_true", help="leave the lab up (KEEP=1)")
+    p.add_argument("--no-lab", action="store_true", help="only the steps that need no lab")
+    p.add_argument("--down", action="store_true", help="take a lab left up by --keep down")
+    p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("plant", help="the running plant: health snapshots")
     plant_sub = p.add_subparsers(dest="plant_command", required=True, parser_class=_Parser)
     snap = plant_sub.add_parser(
@@ -292,6 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--cert", type=Path, help="--broker: a role's client certificate")
     snap.add_argument("--key", type=Path, help="--broker: its key")
     snap.add_argument("--wait", type=float, default=3.0, help="--broker: seconds to listen")
+    snap.add_argument(
+        "--record",
+        type=float,
+        metavar="SECONDS",
+        help="--broker: listen this long to the signals too (data accuracy, events, goals "
+        "measured from the samples)",
+    )
+    snap.add_argument(
+        "--shifts",
+        help="shift start times, HH:MM in the site's time zone, comma-separated (e.g. "
+        "06:00,14:00,22:00): goals measured from samples per shift too",
+    )
     snap.add_argument("--now", help="as of this RFC 3339 time (default: now)")
     snap.add_argument("--output", type=Path, help="file to write (default: standard output)")
     snap.add_argument(
@@ -511,15 +574,23 @@ def cmd_review(args) -> int:
         print("plantctl review: not inside a git repository", file=sys.stderr)
         return EXIT_INVALID
     from plantctl.reports import plant_health
+    from plantctl.reports.governance import remote_access
 
     try:
         snapshot = plant_health.load(args.plant) if args.plant else None
-    except plant_health.SnapshotError as exc:
+        access = remote_access.load(args.access_log) if args.access_log else None
+    except (plant_health.SnapshotError, remote_access.AccessLogError) as exc:
         print(f"plantctl review: {exc}", file=sys.stderr)
         return EXIT_INVALID
     try:
         result = governance.build(
-            Path(top.stdout.strip()), args.since, now, args.until, args.drift_export, snapshot
+            Path(top.stdout.strip()),
+            args.since,
+            now,
+            args.until,
+            args.drift_export,
+            snapshot,
+            access,
         )
     except GitError as exc:
         print(f"plantctl review: {exc}", file=sys.stderr)
@@ -667,18 +738,62 @@ def cmd_drift(args) -> int:
 
 def cmd_access_otp_uri(args) -> int:
     from plantctl.configs import pam_oath
+    from plantctl.plant import grants
 
     inv = _load(args)
     stack = args.stack or f"lab-{args.site}"
     state = args.state_dir or Path(__file__).resolve().parents[2] / ".state" / "lab" / stack
     users = state / "oath" / "users.oath"
-    grant = inv.get("grant", args.grant)
     try:
+        grant = grants.totp_subject(inv, args.site, args.grant)
         text = users.read_text() if users.exists() else None
-        print(pam_oath.grant_uri(args.site, grant.data if grant else None, args.grant, text))
+        print(pam_oath.grant_uri(args.site, grant.data, args.grant, text))
     except (ValueError, OSError, UnsafeToken) as exc:
         print(f"plantctl access otp-uri: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_access_log(args) -> int:
+    from datetime import UTC, datetime
+
+    from plantctl.lab.journals import JournalError, access_log
+    from plantctl.providers.lab import LabError, stack_prefix
+    from plantctl.reports import access_log as report
+
+    inv = _load(args)
+    try:
+        since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+    except ValueError:
+        print(f"plantctl access log: --since {args.since!r} is not YYYY-MM-DD or an RFC 3339 "
+              "time", file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    try:
+        prefix = args.prefix or stack_prefix(args.stack or f"lab-{args.site}")
+        log = access_log(inv, args.site, prefix, since)
+    except (LabError, JournalError) as exc:
+        print(f"plantctl access log: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    render = report.render_json if args.format == "json" else report.render_text
+    write_output(render(log), args.output)
+    return EXIT_OK
+
+
+def cmd_access_revoke(args) -> int:
+    from plantctl.providers.lab import LabError, check_prefix, stack_prefix
+    from plantctl.providers.lab_revoke import RevokeError, render, revoke
+
+    inv = _load(args)
+    stack = args.stack or f"lab-{args.site}"
+    state = args.state_dir or Path(__file__).resolve().parents[2] / ".state" / "lab" / stack
+    try:
+        prefix = check_prefix(args.prefix) if args.prefix else stack_prefix(stack)
+        result = revoke(inv, args.site, args.grant, prefix, state)
+    except (LabError, RevokeError, UnsafeToken) as exc:
+        print(f"plantctl access revoke: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    sys.stdout.write(render(result))
     return EXIT_OK
 
 
@@ -739,6 +854,41 @@ def cmd_lab_verify(args) -> int:
     return EXIT_VIOLATIONS if report.mismatches else EXIT_OK
 
 
+def cmd_demo(args) -> int:
+    from plantctl.demo import story
+
+    if args.down:
+        return story.down(args.site)
+    options = story.Options(args.site, args.output, keep=args.keep, lab=not args.no_lab)
+    return story.tell(options, lambda text: print(text, flush=True))
+
+
+def cmd_sites(args) -> int:
+    """One per line (text) or a JSON list (a workflow's matrix of previews)."""
+    from plantctl.gate import changes, pull_request, site_stacks
+    from plantctl.model.sources import GitError
+
+    sites = sorted(_load(args).sites())
+    if args.changed:
+        repo = pull_request.repository()
+        try:
+            base = changes.resolve(repo, args.changed)
+            head = changes.resolve(repo, args.head)
+        except GitError:
+            print(
+                f"plantctl sites: unknown revision {args.changed!r} or {args.head!r}; "
+                "fetch it or fix the name",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
+        sites = site_stacks.affected(changes.changed_files(repo, base, head), sites)
+    if args.format == "json":
+        print(json.dumps(sites))
+    else:
+        print("\n".join(sites))
+    return 0
+
+
 def cmd_diagram(args) -> int:
     from plantctl.reports import diagrams
 
@@ -769,23 +919,30 @@ def cmd_diagram(args) -> int:
 
 
 def cmd_plant_snapshot(args) -> int:
+    import time
+
     from plantctl.reports import plant_health
 
     inv = _load(args)
     now = parse_now(args.now)
     try:
-        measured: dict = {}
         if args.from_file:
-            messages, measured = plant_health.read_file(args.from_file)
+            observed = plant_health.read_observed(args.from_file)
         else:
             host, _, port = args.broker.rpartition(":")
             if not (host and port.isdigit() and args.ca and args.cert and args.key):
                 raise plant_health.SnapshotError("--broker HOST:PORT needs --ca, --cert and --key")
-            messages = plant_health.from_broker(
+            topics = plant_health.signal_topics(inv, args.site) if args.record else []
+            with plant_health.Listener(
                 host, int(port), args.site, ca=args.ca, cert=args.cert, key=args.key,
-                wait_s=args.wait,
-            )  # fmt: skip
-        snap = plant_health.snapshot(inv, args.site, messages, now, measured)
+                topics=topics,
+            ) as listener:  # fmt: skip
+                time.sleep(args.record or args.wait)
+            observed = listener.observed()
+        shifts = [s.strip() for s in args.shifts.split(",")] if args.shifts else None
+        snap = plant_health.snapshot(
+            inv, args.site, observed.messages, now, observed.measured, observed, shifts=shifts
+        )
     except plant_health.SnapshotError as exc:
         print(f"plantctl plant snapshot: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -11,6 +11,12 @@ appliance's implicit "allow any" never applies:
 
 Conduits from the internet (vendors to the bastion) become inbound firewall rules on the
 appliance's WAN side, followed by an explicit deny.
+
+The production bastion is not a Meraki resource: its `sshd_config` and key files are written for
+the hosts' Ansible roles (plantstack.hosts). It enforces a grant's end by `expiry-time` only
+(whole minutes), gets a grant from the first stack run after its start, has no TOTP seeds (MFA
+accounts cannot log in: fails closed), and neither closes open sessions at the end nor supports
+`plantctl access revoke`; docs/remote-access.md says what the lab bastion does beyond that.
 """
 
 from __future__ import annotations
