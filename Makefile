@@ -12,7 +12,7 @@ export PULUMI_SKIP_UPDATE_CHECK := 1
 export PULUMI_HOME := $(CURDIR)/.state/pulumi-home
 
 .PHONY: help setup setup-apt setup-venv setup-tools demo test lint pytest validate check
-.PHONY: setup-pulumi lab-up lab-down preview
+.PHONY: setup-pulumi lab-up lab-down preview preview-all
 .PHONY: policy audit bundle bench-paths
 .PHONY: setup-wheelhouse lab-test lab-clean collector-bench
 .PHONY: setup-gate setup-gate-venv setup-gitea gate actionlint
@@ -60,7 +60,13 @@ setup-wheelhouse: setup-venv  # the collector's offline wheelhouse for gateways 
 	@tools/build-wheelhouse.sh
 
 lab-test: setup  ## the gateway roles on booted lab machines (root): converge twice, verify
-	$(PY) -m pytest -m lab tests/lab
+	$(PY) -m pytest -m lab tests/lab tests/ansible
+
+# Fleet provisioning as AWX runs it (tests/ansible/awx_job.py): a fresh lab fleet per size, first
+# and second converge through ansible-runner with forks and Mitogen (build/bench-fleet.json).
+.PHONY: bench-fleet
+bench-fleet: setup  ## fleet converges through ansible-runner at 2, 5 and 10 gateways (root)
+	$(PY) bench/fleet.py
 
 lab-clean:  ## remove leftovers of lab runs whose owner died (namespaces, machines, mounts)
 	$(PY) -m plantctl.lab cleanup
@@ -88,6 +94,15 @@ preview: setup  ## preview stack lab-SITE (or STACK=...) and check its plan (pol
 	$(STACKRUN) preview --stack $(or $(STACK),lab-$(SITE)) --json .state/plan-$(SITE).json
 	plantctl plan-check --site $(SITE) --plan .state/plan-$(SITE).json
 
+# One stack per site; PULUMI_BACKEND_URL may name a shared backend (postgres://..., docs/scale.md).
+preview-all: setup  ## preview every site's stack (or SITES="a b") and check each plan with policies/plan
+	@mkdir -p .state
+	@for site in $(or $(SITES),$$(plantctl sites)); do \
+	  echo "== stack lab-$$site"; \
+	  $(STACKRUN) preview --stack lab-$$site --json .state/plan-$$site.json --quiet >/dev/null; \
+	  plantctl plan-check --site $$site --plan .state/plan-$$site.json; \
+	done
+
 validate: setup  ## check the inventory (schema, references, address plan)
 	plantctl validate
 
@@ -100,20 +115,17 @@ bench-paths: setup-venv  ## all attack paths of one site of 1,000 devices among 
 check: setup  ## run the policies on the whole inventory, as the gate does
 	plantctl check
 
-demo: setup  ## the sample plant: validate, summary, gate, diagram, its lab up for real and verified
-	plantctl validate
-	plantctl summary
-	@plantctl check || [ $$? -eq 1 ]  # violations are an answer to show; no answer (3) fails
-	@mkdir -p build/demo && plantctl diagram --site $(SITE) --output build/demo/zones-$(SITE).svg && \
-	  echo "zones and conduits of $(SITE): build/demo/zones-$(SITE).svg"
-	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory lab-up SITE=$(SITE) && \
-	  plantctl lab verify --site $(SITE); \
-	else echo "the lab needs root (namespaces, booted machines): sudo make lab-up"; fi
+# The whole story of the sample plant (src/plantctl/demo/): a headed section per step with what it
+# proves; as root also its lab (up, verified, gateways converged, data, a vendor grant, down).
+demo: setup  ## the sample plant's story, step by step (root: with its lab; KEEP=1 leaves the lab up)
+	plantctl demo --site $(SITE) --output build/demo $(if $(KEEP),--keep)
 
 lint: setup-venv actionlint  ## ruff, import layers, ansible-lint, actionlint (also: pre-commit run -a)
 	ruff check src tests bench stacks plugins tools
 	ruff format --check src tests bench stacks plugins tools
 	lint-imports --no-cache
+	$(PY) tools/execution_environment.py --check  # execution-environment.yml from the lock and roles
+	ansible-builder create -f execution-environment.yml -c build/ee --output-filename Containerfile
 	yamllint inventory playbooks roles .github
 	ansible-lint playbooks roles
 	$(PY) tools/role_docs.py --check
