@@ -23,9 +23,11 @@ SSH_PORT = 22
 def _reaches_ssh(inv: Inventory, services: list[dict]) -> bool:
     for raw in services:
         s = protocols.resolve(inv, raw)
-        if s.get("protocol") == "tcp" and s.get("port") is not None:
-            if s["port"] <= SSH_PORT <= (s.get("port_end") or s["port"]):
-                return True
+        if s.get("protocol") != "tcp" or s.get("port") is None:
+            continue
+        first, last = s["port"], s.get("port_end") or s["port"]
+        if first <= SSH_PORT <= last:
+            return True
     return False
 
 
