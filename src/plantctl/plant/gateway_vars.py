@@ -15,7 +15,7 @@ from netaddr import IPAddress
 from plantctl.collector.config import ConfigError
 from plantctl.model import addressing, tokens
 from plantctl.model.inventory import Inventory
-from plantctl.plant import collector_config
+from plantctl.plant import collector_config, gateway_grants
 
 
 def account_name(login: str) -> str:
@@ -115,6 +115,7 @@ def for_gateway(inv: Inventory, gateway: str) -> dict[str, Any]:
         "plantctl_bastion": _service(site, "bastion"),
         "plantctl_broker": _service(site, "broker"),
         "plantctl_admins": admins(inv, site_id),
+        "plantctl_grants": gateway_grants.for_gateway(inv, gateway),
         "plantctl_collectors": collectors,
         "plantctl_collector_config": config,
         "plantctl_plc_endpoints": endpoints,
