@@ -146,3 +146,16 @@ def test_access_log_bad_input_exits_2_and_names_what_to_do(plantctl):
     since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     run = plantctl("access", "log", "--site", "ridgeway", "--since", since, "--prefix", "Bad/")
     assert run.code == 2 and "not a lab name" in run.err
+
+
+def test_the_review_shows_remote_access_used_from_a_log(inv, tmp_path, plantctl):
+    log = tmp_path / "access.json"
+    log.write_text(access_log.render_json(_log(inv)))
+    out = tmp_path / "review"
+    run = plantctl("review", "--since", "HEAD~1", "--access-log", str(log), "--output", str(out))
+    assert run.code == 0, run.err
+    text = (out / "review.md").read_text()
+    assert "## Remote access used (site ridgeway since 2026-12-02T07:00:00Z)" in text
+    assert "| g-rw-9002 | kito | 0 | 0 min 00 s | 0 | 0 | 0 | 2 | 2 |" in text
+    assert "## Remote access: attempts refused outside the window" in text
+    assert "Remote access used" in (out / "review.html").read_text()
