@@ -1,7 +1,9 @@
 """Benchmark of the gate on pull requests at plant-group scale (issue 15), as ratios against the
 whole-inventory check measured in the same run: a one-device pull request cold (empty parse
-cache) and warm, a one-site pull request and a global change (warm), at each size, with the
-peak memory of plantctl and OPA together. Prints a table and writes build/bench-pr.json.
+and decision caches) and warm (the same pull request again), another one-device pull request
+(its site the only one not in the decision cache), a one-site pull request and a global change
+(warm), at each size, with the peak memory of plantctl and OPA together. Prints a table and
+writes build/bench-pr.json.
 
     .venv/bin/python bench/pr.py --sizes 5000 50000
 
@@ -78,6 +80,15 @@ def make_repo(devices: int, work: Path) -> tuple[Path, dict[str, str]]:
     )
     revs["one-device"] = commit(repo, "one gateway's model")
     git(repo, "checkout", "-q", revs["base"])
+    # another one-device pull request, in the last site: judged after the first one filled the
+    # decision cache, its own site is the only one not cached (the everyday warm case)
+    edit(
+        repo / "inventory/sites" / sites[-1] / "gateways.yaml",
+        r"address: ([^}]+)}",
+        r"address: \1, model: edge-3}",
+    )
+    revs["one-device-new"] = commit(repo, "another site's gateway's model")
+    git(repo, "checkout", "-q", revs["base"])
     # one site: every gateway of the middle site
     edit(
         repo / "inventory/sites" / sites[len(sites) // 2] / "gateways.yaml",
@@ -122,12 +133,16 @@ def measure(devices: int, work: Path) -> dict:
     s, _, peak = timed_check(repo, cache, *pr, revs["one-device"])
     out["pr_one_device_cold_s"] = round(s, 2)
     peaks.append(peak)
-    for label in ("one-device", "one-site", "global"):
+    # warm: the same pull request again, another one-device one, a one-site one, a global one
+    for label in ("one-device", "one-device-new", "one-site", "global"):
         s, _, peak = timed_check(repo, cache, *pr, revs[label])
         out[f"pr_{label.replace('-', '_')}_warm_s"] = round(s, 2)
         peaks.append(peak)
     whole = out["whole_warm_s"]
     out["pr_warm_over_whole"] = round(out["pr_one_device_warm_s"] / whole, 2)
+    out["pr_new_over_whole"] = round(out["pr_one_device_new_warm_s"] / whole, 2)
+    out["pr_site_over_whole"] = round(out["pr_one_site_warm_s"] / whole, 2)
+    out["pr_global_over_whole"] = round(out["pr_global_warm_s"] / whole, 2)
     out["pr_cold_over_whole"] = round(out["pr_one_device_cold_s"] / out["whole_cold_s"], 2)
     out["peak_mib_plantctl_and_opa"] = round(max(peaks) / 1024, 1)
     return out
@@ -147,9 +162,13 @@ def main() -> None:
         ("whole_warm_s", "whole warm"),
         ("pr_one_device_cold_s", "1-dev cold"),
         ("pr_one_device_warm_s", "1-dev warm"),
+        ("pr_one_device_new_warm_s", "1-dev new"),
         ("pr_one_site_warm_s", "1-site"),
         ("pr_global_warm_s", "global"),
         ("pr_warm_over_whole", "warm/whole"),
+        ("pr_new_over_whole", "new/whole"),
+        ("pr_site_over_whole", "site/whole"),
+        ("pr_global_over_whole", "glob/whole"),
         ("pr_cold_over_whole", "cold/whole"),
         ("peak_mib_plantctl_and_opa", "peak MiB"),
     ]

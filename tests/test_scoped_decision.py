@@ -92,6 +92,23 @@ def test_every_domain_declares_its_scope_and_its_clock_rules():
     assert {n for n, d in found.items() if d.clock_rules} == {"phases", "remote_access", "training"}
 
 
+def test_a_global_domain_reads_only_what_it_declares():
+    """A global domain is evaluated on the tables it names: every input table its files (and
+    the lib packages they import) mention is among them."""
+    for name, domain in rules.domains(POLICIES, domain_names()).items():
+        if domain.scope != "global":
+            continue
+        files = package_files(name)
+        for text in [p.read_text() for p in files]:
+            for lib in re.findall(r"^import data\.plant\.lib\.([a-z_]+)", text, re.M):
+                files.append(POLICIES / "lib" / f"{lib}.rego")
+        read = {t for p in files for t in re.findall(r"\binput\.([a-z_]+)", p.read_text())}
+        read |= {t for p in files for t in re.findall(r'\binput\[\s*"([a-z_]+)"', p.read_text())}
+        # a table read through a computed path would escape the check above
+        assert not any(re.search(r"object\.get\(input,", p.read_text()) for p in files), name
+        assert read - {"now"} <= set(domain.reads), (name, sorted(read - set(domain.reads)))
+
+
 def test_a_domain_without_a_scope_is_refused_with_its_file(tmp_path):
     copy = tmp_path / "policies"
     shutil.copytree(POLICIES, copy)
@@ -279,6 +296,31 @@ def edit(files: dict[str, str], what: str, site: str, pick: int) -> dict[str, st
         )
     if what == "site-signoffs":
         return _edit(files, site_rel, lambda d: d["site"].pop("signoffs", None))
+    if what == "site-bridge-class":  # a class that may not leave its site (BRG, global scope)
+        kept = [
+            c["id"]
+            for c in yaml.safe_load(files["data_classes.yaml"])["classes"]
+            if not c.get("leaves_site")
+        ]
+        return _edit(
+            files,
+            site_rel,
+            lambda d: (
+                d["site"]
+                .setdefault("bridge", {"classes": [], "outage_minutes": 240})["classes"]
+                .append(kept[pick % len(kept)])
+            ),
+        )
+    if what == "site-enterprise-broker":  # a second site hosting the enterprise broker
+        if not site.startswith("site-"):
+            return files
+        octet = 10 + int(site.split("-")[1])
+        broker = {"id": f"{site}-ent", "zone": "enterprise", "address": f"10.{octet}.212.20"}
+        return _edit(
+            files,
+            site_rel,
+            lambda d: d["site"]["services"].update(enterprise_broker={**broker, "port": 8883}),
+        )
     if what == "global-glossary":
         return _edit(
             files,
@@ -302,6 +344,8 @@ EDITS = (
     "site-phase",
     "site-survey-date",
     "site-signoffs",
+    "site-bridge-class",
+    "site-enterprise-broker",
     "global-glossary",
     "global-team-kind",
     "global-waiver",

@@ -9,6 +9,7 @@
 #   - input: schema.input
 # custom:
 #   scope: global
+#   reads: [sites, zones, data_classes]
 package plant.bridging
 
 import data.plant.lib.violation

@@ -159,14 +159,15 @@ class Domain:
     scope: str  # site or global
     clock_rules: frozenset[str]  # ids of its rules that read input.now
     clock_input: tuple[str, ...]  # the input tables those rules read
+    reads: tuple[str, ...]  # scope global: every input table the package reads
     file: str
     line: int
 
 
 def domains(policies: Path, names: set[str], cwd: Path | None = None) -> dict[str, Domain]:
     """The scope declaration of every domain in `names`, from its package METADATA
-    (custom.scope, custom.clock_input) and its rules' custom.clock; InvalidInput when a domain
-    declares none, breaks the schema, or has clock rules without a clock_input."""
+    (custom.scope, custom.clock_input, custom.reads) and its rules' custom.clock; InvalidInput
+    when a domain declares none, breaks the schema, or has clock rules without a clock_input."""
     annotations = read_annotations(policies, cwd)
     declared: dict[str, tuple[dict, str, int]] = {}
     clock: dict[str, set[str]] = {}
@@ -207,7 +208,7 @@ def domains(policies: Path, names: set[str], cwd: Path | None = None) -> dict[st
             continue
         custom = ann["custom"]
         rules = frozenset(clock.get(name, set()))
-        if rules and not custom.get("clock_input"):
+        if rules and custom["scope"] == "site" and not custom.get("clock_input"):
             problems.append(
                 Problem(
                     file,
@@ -220,7 +221,13 @@ def domains(policies: Path, names: set[str], cwd: Path | None = None) -> dict[st
             )
             continue
         found[name] = Domain(
-            name, custom["scope"], rules, tuple(custom.get("clock_input") or ()), file, line
+            name,
+            custom["scope"],
+            rules,
+            tuple(custom.get("clock_input") or ()),
+            tuple(custom.get("reads") or ()),
+            file,
+            line,
         )
     if problems:
         raise InvalidInput(problems)

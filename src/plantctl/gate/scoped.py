@@ -8,11 +8,12 @@ split by the site of the object they are about (`owner_site`), and one site's pa
 of (policies, global facts, that site's facts): the decision cache's key (gate/decision_cache.py).
 
 Rules that read input.now (custom.clock) are never cached: at every check they are evaluated on
-their package's clock_input (a few small tables and now). Everything else:
+their package's clock_input (a few small tables and now); so are the `global` domains, on the
+tables they declare they read (custom.reads). Everything else:
 
 - a change to a global object or file (org/, glossary, data classes, protocols, goals, grants,
-  waivers, schema, policies), a global domain, an external engine (OPA_URL) or no cache: the
-  whole input in one query, as `plantctl check` asks it;
+  waivers, schema, policies), an external engine (OPA_URL) or no cache: the whole input in one
+  query, as `plantctl check` asks it;
 - no site cached (cold): the same one query, whose per-domain results fill the cache;
 - else: the sites without a cache entry (the changed ones) in one query over an input
   restricted to them (and the global tables), the cached sites' results added, then the gate's
@@ -240,6 +241,17 @@ class Judge:
     def clock_rules(self) -> dict[str, frozenset[str]]:
         return {name: d.clock_rules for name, d in self.domains.items()}
 
+    def small_inputs(self) -> dict[str, tuple[str, ...]]:
+        """Domains evaluated at every check, on a few tables: global ones on what they read,
+        site ones with clock rules on those rules' clock_input."""
+        out = {}
+        for name, d in self.domains.items():
+            if d.scope != "site":
+                out[name] = d.reads
+            elif d.clock_rules:
+                out[name] = d.clock_input
+        return out
+
 
 def _judge(scope: Scope, endpoint: OpaEndpoint) -> Judge:
     names = endpoint.query("names := data.plant.lib.domains.names", {}).get("names")
@@ -258,11 +270,7 @@ def decide(
 ) -> dict:
     """The gate's decision (data.plant.gate.result) for a pull request, scoped when it can be."""
     judge = _judge(scope, endpoint)
-    everything = (
-        scope.cache is None
-        or is_global(pull_request)
-        or any(d.scope != "site" for d in judge.domains.values())
-    )
+    everything = scope.cache is None or is_global(pull_request)
     if everything:
         scope.stats = {"mode": "whole", "hits": 0, "evaluated": len(document["sites"])}
         return _whole(endpoint, document)
@@ -339,6 +347,8 @@ def _split(
     clock = judge.clock_rules
     for name, part in parts.items():
         shared[name] = {"deny": [], "warn": []}
+        if judge.domains[name].scope != "site":  # evaluated at every check (small)
+            continue
         for level, results in part.items():
             for v in results:
                 if v["rule"] in clock.get(name, ()):
@@ -382,29 +392,29 @@ def _evaluate(
     cache: DecisionCache,
     missing: list[str],
 ) -> dict[str, dict[str, list[dict]]]:
-    """One query: every domain over the missing sites (and what they reference), every clock
-    rule over its package's clock_input. Stores the missing sites' results; returns each
-    domain's results so far (missing sites, global objects, clock rules)."""
+    """One query: every domain over the missing sites (and what they reference), the global
+    domains and the clock rules over their small inputs. Stores the missing sites' results;
+    returns each domain's results so far (missing sites, global objects, small inputs)."""
     restricted = compose(document, site_slices, sums.with_references(missing))
-    clocked = sorted(name for name, d in judge.domains.items() if d.clock_rules)
-    restricted["__clock"] = {
+    small = judge.small_inputs()
+    restricted["__small"] = {
         name: {
             "now": document["now"],
             "schema_version": document.get("schema_version"),
-            **{t: document[t] for t in judge.domains[name].clock_input if t in document},
+            **{t: document[t] for t in tables if t in document},
         }
-        for name in clocked
+        for name, tables in small.items()
     }
     statements = [
         "parts := {name: part | some name in data.plant.lib.domains.names; "
         'part := {"deny": [v | some v in data.plant[name].deny], '
         '"warn": [v | some v in data.plant[name].warn]}}'
     ]
-    for name in clocked:
+    for name in sorted(small):
         statements.append(
-            f'clock_{name} := {{"deny": [v | some v in data.plant.{name}.deny], '
+            f'small_{name} := {{"deny": [v | some v in data.plant.{name}.deny], '
             f'"warn": [v | some v in data.plant.{name}.warn]}} '
-            f"with input as input.__clock.{name}"
+            f"with input as input.__small.{name}"
         )
     bindings = endpoint.query("; ".join(statements), restricted)
     parts = _parts(bindings.get("parts"))
@@ -412,11 +422,12 @@ def _evaluate(
     if unknown or set(judge.domains) - set(parts):
         raise EngineUnavailable(f"the domains' declarations and policies differ: {sorted(unknown)}")
     decided = _store(inv, judge, cache, sums, parts, set(missing))
-    for name in clocked:
-        part = _parts({name: bindings.get(f"clock_{name}")})[name]
+    for name in sorted(small):
+        part = _parts({name: bindings.get(f"small_{name}")})[name]
+        domain = judge.domains[name]
         for level in ("deny", "warn"):
             decided[name][level].extend(
-                v for v in part[level] if v["rule"] in judge.domains[name].clock_rules
+                v for v in part[level] if domain.scope != "site" or v["rule"] in domain.clock_rules
             )
     return decided
 
