@@ -126,6 +126,9 @@ def test_the_connection_block(inv):
     conf = mosquitto.render_conf(access, "/etc/mosquitto/plant", "/var/lib/mosquitto")
     assert "persistence true" in conf and "persistence_location /var/lib/mosquitto/" in conf
     assert "persistence false" in mosquitto.render_conf(access)
+    # an enterprise consumer's queue holds what every site's queue holds
+    queue = mosquitto_bridge.render_enterprise_queue(plan)
+    assert f"max_queued_messages {sum(b.max_queued_messages for b in plan.sites)}" in queue
 
 
 def test_render_refuses_what_no_derivation_should_make(inv):

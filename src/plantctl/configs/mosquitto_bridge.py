@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from plantctl.configs.mosquitto import _path, _topic
 from plantctl.model import tokens
-from plantctl.plant.bridges import BRIDGE_ACCOUNT, SiteBridge, class_pattern
+from plantctl.plant.bridges import BRIDGE_ACCOUNT, GroupBridges, SiteBridge, class_pattern
 from plantctl.plant.broker_access import ACCOUNT, BrokerAccess
 
 # Seconds between keepalives on the WAN: a cut is noticed after 1.5 times this.
@@ -73,6 +73,14 @@ def render_bridge(bridge: SiteBridge, config_dir: str = "/etc/mosquitto/plant") 
     ]
     lines += [f"topic {_pattern(class_pattern(bridge.site, c))} out 1" for c in bridge.classes]
     return "\n".join(lines) + "\n"
+
+
+def render_enterprise_queue(plan: GroupBridges) -> str:
+    """Appended to the enterprise broker's render_conf: its consumers' queues."""
+    return (
+        "\n# Every site's queue, for a consumer of all sites (plant/bridges.py consumer_queue).\n"
+        f"max_queued_messages {int(plan.consumer_queue)}\n"
+    )
 
 
 def render_enterprise_acl(access: BrokerAccess) -> str:

@@ -217,7 +217,9 @@ class BridgedGroup:
             + f"\n# lab only: the test's observer reads everything\nuser {OBSERVER}\ntopic read #\n"
         )
         (ent_dir / "mosquitto.conf").write_text(
-            mosquitto.render_conf(ent_access, str(ent_dir), str(ent_dir / "data")) + LAB_LINES
+            mosquitto.render_conf(ent_access, str(ent_dir), str(ent_dir / "data"))
+            + mosquitto_bridge.render_enterprise_queue(plan)
+            + LAB_LINES
         )
         self.enterprise = BrokerProcess(ent.id, ent_ns, ent.address, ent.port, ent_dir)
 

@@ -70,6 +70,13 @@ class GroupBridges:
     enterprise: Endpoint
     sites: tuple[SiteBridge, ...]
 
+    @property
+    def consumer_queue(self) -> int:
+        """An enterprise consumer receives every site's forwarded samples: its queue at the
+        enterprise broker holds what all the site queues hold (a consumer that is away as long
+        as the declared outage, or slower than a draining bridge, loses nothing)."""
+        return sum(b.max_queued_messages for b in self.sites)
+
     def site(self, site: str) -> SiteBridge:
         for bridge in self.sites:
             if bridge.site == site:
