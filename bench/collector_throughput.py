@@ -35,7 +35,10 @@ process needs a whole core per ~1,000 tags/s. The collector's own cost per Logix
 
 Besides the rates, the CPU time the collector process and the simulator used in the measured
 window, per sample (microseconds), and the simulator's share of one core: a simulator near 100 %
-of a core is what limits the figure, not the collector.
+of a core is what limits the figure, not the collector. The last two columns turn the costs into
+rates: samples per second a whole core would serve at the simulator's cost per sample, and what
+one core of the collector would take at its own (on a shared machine the simulator rarely gets
+a whole core; these say what the measured costs mean, they are not measured rates).
 
     .venv/bin/python bench/collector_throughput.py --protocol all --seconds 15
 
@@ -298,6 +301,10 @@ def measure(
         "simulator_cpu_us_per_sample": round(1e6 * (p1 - p0) / sampled, 1),
         "simulator_core_share": round((p1 - p0) / elapsed, 2),
         "collector_core_share": round((c1 - c0) / elapsed, 2),
+        # what a whole core for the simulator(s) would give at the same cost per sample (a
+        # shared machine's figure, normalised), and what one core of the collector could take
+        "per_simulator_core_per_s": round(1e6 / max(1.0, 1e6 * (p1 - p0) / sampled), 1),
+        "collector_core_ceiling_per_s": round(1e6 / max(1.0, 1e6 * (c1 - c0) / sampled), 1),
     }
 
 
@@ -370,12 +377,14 @@ def cpppo_alone(workdir: Path, signals: int = 500, seconds: float = 10.0, plcs: 
 def table(results: list[dict]) -> str:
     rows = [
         ("protocol", "offered/s", "acked/s", "delivered/s", "collector us/sample",
-         "simulator us/sample", "simulator core", "collector core"),
+         "simulator us/sample", "simulator core", "collector core", "/s per sim core",
+         "/s per collector core"),
         *[
             (r["protocol"], f"{r['offered_per_s']:.0f}", f"{r['acknowledged_per_s']:.1f}",
              f"{r['delivered_per_s']:.1f}", f"{r['collector_cpu_us_per_sample']:.0f}",
              f"{r['simulator_cpu_us_per_sample']:.0f}", f"{100 * r['simulator_core_share']:.0f} %",
-             f"{100 * r['collector_core_share']:.0f} %")
+             f"{100 * r['collector_core_share']:.0f} %",
+             f"{r['per_simulator_core_per_s']:.0f}", f"{r['collector_core_ceiling_per_s']:.0f}")
             for r in results
         ],
     ]  # fmt: skip
