@@ -28,7 +28,8 @@ acknowledged rate (broker PUBACKs, from the collector's status), delivered rate 
 What was tried for ethernet-ip-tags (issue 20): the reads are already multi-service (pycomm3
 packs about 220 tag reads in one request on a 4000-byte Large Forward Open connection; 20, 100
 or 500 tags per poll cost cpppo the same ~0.9-1.0 ms CPU per tag); cpppo under Python 3.12 or
-3.13 instead of 3.11 costs the same per tag (~850-900 us); several controllers
+3.13 instead of 3.11 costs the same per tag (~850-900 us); 2 or 4 connections to one cpppo
+server cost as much or more per tag (one Python process: ~0.9-1.04 ms); several controllers
 (ethernet-ip-tags-N) read in parallel by the collector scale only with free cores, one cpppo
 process needs a whole core per ~1,000 tags/s. The collector's own cost per Logix tag sample
 (~90 us CPU, TLS and QoS 1 included) is that of the other protocols.
