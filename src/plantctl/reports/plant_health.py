@@ -197,6 +197,7 @@ class Listener:
         self._obs = Observed(clock=clock)
         self._lock = threading.Lock()
         self._client: Any = None
+        self._heard = 0
 
     def _now(self) -> float:
         now = time.time()
@@ -251,7 +252,9 @@ class Listener:
             elif message.topic in self.topics and isinstance(payload.get("ts"), int | float):
                 sample = [self._plant(float(payload["ts"])), payload.get("value")]
                 with self._lock:
-                    self._obs.samples.setdefault(message.topic, []).append(sample)
+                    self._heard += 1
+                    if self._heard <= MAX_SAMPLES:  # bounded: observed() says when it was full
+                        self._obs.samples.setdefault(message.topic, []).append(sample)
 
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311
@@ -294,6 +297,10 @@ class Listener:
 
     def observed(self) -> Observed:
         """What was heard so far (samples in time order)."""
+        if self._heard > MAX_SAMPLES:
+            raise SnapshotError(
+                f"{self._heard} samples heard, more than {MAX_SAMPLES}: record a shorter period"
+            )
         with self._lock:
             samples = {t: sorted(s, key=lambda x: x[0]) for t, s in self._obs.samples.items()}
             return Observed(
