@@ -17,13 +17,15 @@ The input file is what the broker holds: a JSON object {topic: health payload}, 
 {"messages": {topic: payload}, "measured": {goal id: {"value": v, "period": {...}}}}, or the
 lines `mosquitto_sub -v -t '<site>/_health/+'` prints (`<topic> <json>`).
 
-A snapshot that listened (`record`: `plantctl plant snapshot --broker ... --record SECONDS`, or
+A snapshot that listened (Listener: `plantctl plant snapshot --broker ... --record SECONDS`, or
 a file with "samples": {topic: [[ts, value], ...]} and "health_log": [{"ts", "topic", "state",
 "reason"}]) also judges data accuracy per signal (plant_accuracy: gaps, slower than declared,
 out of range, counters backwards, frozen process values), lists the events of the period
 (machine stops, broker outages seen as the will and the next online health, frozen sensors,
 ...) and measures each goal from the samples (plant_progress: downtime minutes per machine,
-counter increases), with its baseline and target prorated to the measured period.
+counter increases; per shift too given the shifts' start times, `--shifts 06:00,14:00,22:00`
+in the site's time zone), with its baseline and target prorated to the measured period. Only
+gateways that run a collector are expected to publish health.
 
 A lab that runs the plant on a compressed clock (LabClock: plant seconds = real seconds times
 `scale` from `origin`) maps every time the recorder sees (receipt times, the samples' and the
