@@ -344,6 +344,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def _q(values: list[float], q: float, scale: float = 1.0) -> float | None:
+    """A quantile in JSON: rounded, None without values (JSON has no NaN)."""
+    return round(percentile(values, q) * scale, 2) if values else None
+
+
 def data_class(topic: str) -> str:
     """The data class level of `<site>/<zone>/<machine>/<class>/<signal>`."""
     levels = topic.split("/")
@@ -421,20 +426,17 @@ def judge(
         "outage_samples": len(during),
         "outage_samples_before_restore": before_restore,
         "latency_ms": {
-            "p50": round(percentile(normal, 0.5) * 1000, 2),
-            "p99": round(percentile(normal, 0.99) * 1000, 2),
-            "max": round(max(normal, default=float("nan")) * 1000, 2),
+            "p50": _q(normal, 0.5, 1000),
+            "p99": _q(normal, 0.99, 1000),
+            "max": _q(normal, 1.0, 1000),
             "samples": len(normal),
         },
         "after_restore_ms": {
-            "p50": round(percentile(after, 0.5) * 1000, 2),
-            "p99": round(percentile(after, 0.99) * 1000, 2),
+            "p50": _q(after, 0.5, 1000),
+            "p99": _q(after, 0.99, 1000),
             "samples": len(after),
         },
-        "outage_delay_s": {
-            "p50": round(percentile(during, 0.5), 2),
-            "max": round(max(during, default=float("nan")), 2),
-        },
+        "outage_delay_s": {"p50": _q(during, 0.5), "max": _q(during, 1.0)},
     }
 
 
