@@ -30,6 +30,11 @@ from .gateways import GatewayError, Gateways, build_wheelhouse
 from .stack import REPO, DemoStack, StackFailed
 
 NEEDS_ROOT = "needs root (network namespaces, booted machines): run sudo make demo"
+INOTIFY_HINT = (
+    "hint: every booted machine's systemd takes inotify instances of root's, and the host's "
+    "fs.inotify.max_user_instances is used up (other labs running?): try again when fewer "
+    "run, or raise it (sysctl fs.inotify.max_user_instances=512); the demo changes no sysctl"
+)
 CONSUME_S = 8  # how long each role's consumer listens
 READ_WAIT_S = 60  # how long the collectors get to read every PLC after the converge
 
@@ -370,7 +375,7 @@ def lab_down(d: Demo) -> str:
     d.stack = None
     if left or problems:
         raise StepFailed(f"left behind: {', '.join(left)} {' '.join(problems)}")
-    return f"no namespace, machine or mount of {stack.prefix} left; the host was never touched"
+    return f"no namespace, machine or mount of {stack.prefix} left"
 
 
 def close_lab(d: Demo) -> None:
@@ -499,8 +504,10 @@ def tell(options: Options, out: Callable[[str], None] = print) -> int:
             except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as exc:
                 # a lab command or machine that failed (MachineError, CommandError, ...): the
                 # story stops with what it said, never a traceback
-                failed = f"{n}/{len(STEPS)} {step.title}: {type(exc).__name__}: {exc}"
+                failed = f"{n}/{len(STEPS)} {step.title}: {type(exc).__name__}"
                 out(f"FAILED: {type(exc).__name__}: {str(exc)[:1500]}")
+                if "Too many open files" in str(exc):
+                    out(INOTIFY_HINT)
                 break
             out(f"ok: {proof} ({time.monotonic() - t0:.1f} s)")
     finally:
