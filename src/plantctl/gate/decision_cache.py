@@ -51,7 +51,10 @@ class DecisionCache:
         name = hashlib.sha256(head).hexdigest()
         return self.dir / name[:2] / name[2:], head
 
-    def get(self, key: str) -> dict[str, list[dict]] | None:
+    def get(self, key: str, well_formed=None) -> dict | None:
+        """The entry under `key` if it verifies and is well formed (by default: a site's
+        results), else None."""
+        well_formed = well_formed or _well_formed
         path, head = self._path(key)
         try:
             entry = path.read_bytes()
@@ -67,13 +70,13 @@ class DecisionCache:
         ):
             with contextlib.suppress(ValueError):
                 value = json.loads(body[len(head) :])
-        if not _well_formed(value):
+        if not well_formed(value):
             self.misses += 1
             return None
         self.hits += 1
         return value
 
-    def put(self, key: str, value: dict[str, list[dict]]) -> None:
+    def put(self, key: str, value: dict) -> None:
         path, head = self._path(key)
         body = head + json.dumps(value, separators=(",", ":")).encode()
         mac = hmac.new(self._key, body, "sha256").digest()
