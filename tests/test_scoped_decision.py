@@ -6,6 +6,7 @@ the scoped decision with the whole one through a real OPA server."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -448,3 +449,81 @@ def test_the_scoped_decision_is_the_whole_decision(
         assert stats["mode"] == "scoped"
         # the unchanged sites came from the cache although judged at another instant
         assert stats["hits"] >= len(set(SITES) - changed)
+
+
+def test_the_rules_not_marked_clock_give_the_same_results_at_every_instant(engine, base_inventory):
+    """What the cache keeps must not depend on input.now: every rule that does is marked."""
+    judge = {n: d.clock_rules for n, d in rules.domains(POLICIES, domain_names()).items()}
+    seen = []
+    for now in NOWS:
+        bindings = engine.query(scoped.WHOLE_QUERY, check.policy_input(base_inventory, at(now)))
+        seen.append(
+            {
+                name: sorted(
+                    (v["rule"], v["kind"], v["id"], v["msg"])
+                    for level in ("deny", "warn")
+                    for v in part[level]
+                    if v["rule"] not in judge[name]
+                )
+                for name, part in bindings["parts"].items()
+            }
+        )
+    assert all(s == seen[0] for s in seen)
+    assert any(seen[0].values())
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_plantctl_check_of_a_pull_request_is_the_same_cold_warm_and_without_cache(tmp_path):
+    """The gate end to end (`plantctl check --base --head`, its own OPA): with the caches off,
+    cold, warm (the same pull request again) and for another pull request on a cached base."""
+    repo = tmp_path / "repo"
+    for rel, text in BASE.items():
+        (repo / "inventory" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "inventory" / rel).write_text(text)
+    shutil.copytree(SCHEMA, repo / "inventory" / "schema")
+    shutil.copytree(POLICIES, repo / "policies")
+    git(repo.parent, "init", "-q", "-b", "main", str(repo))
+    subprocess.run(
+        [sys.executable, "-m", "plantctl", "codeowners", "--inventory", "inventory"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+    def commit(files: dict[str, str], message: str) -> str:
+        for rel, text in files.items():
+            (repo / "inventory" / rel).write_text(text)
+        git(repo, "add", "-A")
+        git(repo, "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", message)
+        return git(repo, "rev-parse", "HEAD")
+
+    base = commit({}, "base")
+    one = commit(edit(BASE, "machine-kind", "site-000", 4), "a machine's kind")
+    git(repo, "checkout", "-q", base)
+    other = commit(edit(BASE, "site-survey-date", "ridgeway", 0), "a survey date")
+    cache = tmp_path / "cache"
+    check_args = [sys.executable, "-m", "plantctl", "check", "--format", "json"]
+
+    def run(head: str, **env: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [*check_args, "--now", NOWS[2], "--base", base, "--head", head],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PLANTCTL_CACHE_DIR": str(cache), **env},
+            timeout=300,
+        )
+        assert done.returncode in (0, 1), done.stderr
+        return done.returncode, done.stdout
+
+    plain = run(one, PLANTCTL_CACHE="off")
+    assert plain[0] == 1 and "GLO-001" in plain[1]
+    assert run(one) == plain  # cold: fills the caches
+    assert list((cache / "decisions").glob("??/*"))
+    assert run(one) == plain  # warm
+    assert run(other) == run(other, PLANTCTL_CACHE="off")  # another site changed
