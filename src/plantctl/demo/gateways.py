@@ -106,6 +106,9 @@ class Gateways:
     def __init__(self, stack: DemoStack, inv: Inventory, names: list[str]):
         self.stack, self.inv, self.names = stack, inv, names
         self.work = stack.work / "converge"
+        # Sockets (bastion masters, Ansible's masters) on the lab's own tmpfs: a short path (a
+        # Unix socket's is at most 107 bytes) that goes with the lab.
+        self.sockets = stack.run_dir / "ssh"
         # A fresh folder per run: the lab's host keys are new each time.
         shutil.rmtree(self.work, ignore_errors=True)
         self.machines: dict[str, Machine] = {}
@@ -159,7 +162,12 @@ class Gateways:
 
         def one(gw: str) -> None:
             s = session(
-                self.stack, self.inv, grants[gw].id, grants[gw].person, False, self.work / "bastion"
+                self.stack,
+                self.inv,
+                grants[gw].id,
+                grants[gw].person,
+                False,
+                self.sockets / "bastion",
             )
             if not s.open():
                 raise GatewayError(f"the bastion refused {grants[gw].id} for {gw}: {s.error}")
@@ -203,7 +211,7 @@ class Gateways:
                 f"{s.account}@{s.bastion}",
             ]
             blocks.append(f"Host {self.address(gw)}\n  ProxyCommand {shlex.join(hop)}\n")
-        (self.work / "cp").mkdir(exist_ok=True)
+        (self.sockets / "cp").mkdir(parents=True, exist_ok=True)
         path = self.work / "ssh_config"
         path.write_text(
             "".join(blocks)
@@ -216,7 +224,7 @@ Host *
   UserKnownHostsFile {known}
   StrictHostKeyChecking yes
   ControlMaster auto
-  ControlPath {self.work / "cp"}/ssh-%C
+  ControlPath {self.sockets / "cp"}/ssh-%C
   ControlPersist 600
   ConnectTimeout 20
   ServerAliveInterval 10
@@ -233,7 +241,7 @@ Host *
             "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
             "ANSIBLE_SSH_ARGS": f"-F {ssh_config} -o ControlMaster=auto -o ControlPersist=600s",
             # The masters in the demo's folder: another lab's run uses the same addresses.
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.work / "cp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.sockets / "cp"),
             "ANSIBLE_LOCAL_TEMP": str(self.work / "ansible-tmp"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",

@@ -229,7 +229,7 @@ def lab_up(d: Demo) -> str:
         f"{len(names)} namespaces {stack.prefix}-*, {len(hosts)} stand-in hosts, "
         f"router/firewall {stack.prefix}-{d.site}-rt"
     )
-    d.background["vendor"] = d.pool.submit(vendor.walk, stack, d.lab()[1], stack.work / "vendor")
+    d.background["vendor"] = d.pool.submit(vendor.walk, stack, d.lab()[1], stack.run_dir / "vendor")
     return f"zones, zone firewall, booted broker and bastion of {d.site} up under {stack.prefix}"
 
 
