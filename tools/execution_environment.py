@@ -109,7 +109,14 @@ def closure(roots: list[str], pins: dict[str, tuple[str, str]]) -> dict[str, str
                 "environment) is not locked; add it to the lock"
             )
         found[name] = pins[name][1]
-        for text in importlib.metadata.distribution(req.name).requires or []:
+        try:
+            requires = importlib.metadata.distribution(req.name).requires or []
+        except importlib.metadata.PackageNotFoundError:
+            raise Refused(
+                f"{req.name} {pins[name][1]} is locked but not installed in this Python "
+                f"({sys.prefix}); its requirements come from its metadata: run make setup"
+            ) from None
+        for text in requires:
             sub = Requirement(text)
             extras = ["", *sorted(req.extras)]
             if sub.marker and not any(sub.marker.evaluate({**env, "extra": e}) for e in extras):
