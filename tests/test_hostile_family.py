@@ -11,7 +11,8 @@ a traceback and never "engine unavailable".
 The one exception is prose (fields of the schema's `text` type, for people: names, purposes,
 descriptions), where `#`, `*` and `/` are ordinary writing: such edits may pass, and then every
 renderer must write exactly what it writes for the sample (prose never reaches a configuration)
-or refuse. Line breaks and control characters are refused in prose too.
+or refuse. Line breaks and control characters are refused in prose too. A signed number (a
+signal's declared range) may likewise be negative, under the same condition.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ STRING_EDITS = {
     "control character": lambda v: v + "\x1b[2J",
 }
 PROSE_MAY_PASS = {"comment", "wildcard", "path separators"}
+# A signed quantity (a signal's declared range: -20 degC is a temperature) may be negative: such
+# an edit may pass, and then, like prose, it must reach no configuration.
+SIGNED_MAY_PASS = {"negative"}
 NUMBER_EDITS = {
     "NaN": float("nan"),
     "infinity": float("inf"),
@@ -79,7 +83,7 @@ class Edit:
     path: tuple  # inside the file's data
     what: str
     value: Any
-    prose: bool
+    prose: bool  # prose text, or a signed number: may pass its *_MAY_PASS edits
 
     def __str__(self) -> str:
         return f"{self.file}:{'.'.join(map(str, self.path))}: {self.what}"
@@ -98,6 +102,10 @@ def _schema_at(schema: dict, path: tuple) -> dict:
 
 def _is_prose(node: dict) -> bool:
     return node.get("type") == "string" and node.get("maxLength") == 2000
+
+
+def _is_signed(node: dict) -> bool:
+    return node.get("type") == "number" and node.get("minimum", 0) < 0
 
 
 def _leaves(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
@@ -133,7 +141,8 @@ def edits() -> list[Edit]:
                 prose = _is_prose(node)
                 out += [Edit(rel, path, w, f(value), prose) for w, f in STRING_EDITS.items()]
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                out += [Edit(rel, path, w, v, False) for w, v in NUMBER_EDITS.items()]
+                signed = _is_signed(node)
+                out += [Edit(rel, path, w, v, signed) for w, v in NUMBER_EDITS.items()]
         for path, _services in _service_lists(data):
             shape = (kind.schema, "services", tuple("*" if isinstance(p, int) else p for p in path))
             if shape in seen:
@@ -259,7 +268,7 @@ def test_every_hostile_edit_is_refused(engine, capsys):
         if report.findings:
             outcomes["rule"] += 1
             continue
-        if edit.prose and edit.what in PROSE_MAY_PASS:
+        if edit.prose and edit.what in PROSE_MAY_PASS | SIGNED_MAY_PASS:
             rendered = _render(inv)
             changed = {
                 name
