@@ -110,8 +110,8 @@ VARIATIONS = [
         "DATA-006",
         "data_classes.yaml",
         "    correction_owner: maint-ridgeway\n    dashboard_change_approver: maint-ridgeway\n"
-        "  - id: reports",
-        "    dashboard_change_approver: maint-ridgeway\n  - id: reports",
+        "    leaves_site: true\n  - id: reports",
+        "    dashboard_change_approver: maint-ridgeway\n    leaves_site: true\n  - id: reports",
         "  - id: energy",
     ),
     # Segmentation
