@@ -92,7 +92,8 @@ def test_sshd_is_key_only_and_admins_only(converged, gw):
         "passwordauthentication no",
         "kbdinteractiveauthentication no",
         "permitrootlogin no",
-        "allowgroups plantctl-admins plantctl-grants",
+        "allowgroups plantctl-admins",
+        "allowgroups plantctl-grants",  # sshd -T prints one line per group
         "allowusers *@10.20.36.10",
         "authorizedkeysfile /etc/ssh/authorized_keys/%u",
         "allowtcpforwarding no",
