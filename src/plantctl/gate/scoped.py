@@ -170,7 +170,7 @@ class Digests:
 
     globals_: str
     sites: dict[str, str]
-    names: dict[str, set[str]]  # site -> other sites its facts reference (transitively)
+    names: dict[str, set[str]]  # site -> the sites judged with it (they name each other)
     keys: dict[str, str]
 
     def with_references(self, sites: Iterable[str]) -> set[str]:
@@ -181,26 +181,39 @@ class Digests:
 
 
 def digests(document: dict, site_slices: dict[str, dict], judge: str) -> Digests:
+    """Each site's digest and cache key. Sites whose facts name each other (a string of one
+    is a key of the other's objects: a collector reading another site's machine, a conduit
+    listing its device address) are judged together: either one's results may read the other's
+    facts, so each key holds both digests and each restricted input both sites. A global
+    object that names a site (a grant, a goal, a role binding) counts as that site's."""
     owner: dict[str, str] = {}
     for site, part in site_slices.items():
         for table in REFERENCE_TABLES:
             for key in part[table]:
                 owner[key] = site
+    sited: dict[str, list[object]] = {}
+    for table in global_tables(document).values():
+        entries = list(table.values()) if isinstance(table, dict) else table
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and entry.get("site") in site_slices:
+                sited.setdefault(entry["site"], []).append(entry)
     site_digest: dict[str, str] = {}
-    direct: dict[str, set[str]] = {}
+    linked: dict[str, set[str]] = {site: set() for site in site_slices}
     for site, part in site_slices.items():
         text = _canonical(part)
         site_digest[site] = hashlib.sha256(text.encode()).hexdigest()
-        named = {owner[s] for s in _strings(text) & owner.keys()}
-        direct[site] = named - {site}
+        named = {owner[s] for s in _strings(text + _canonical(sited.get(site, []))) & owner.keys()}
+        for other in named - {site}:
+            linked[site].add(other)
+            linked[other].add(site)
     closure: dict[str, set[str]] = {}
     for site in site_slices:
-        seen, todo = set(), list(direct[site])
+        seen, todo = set(), list(linked[site])
         while todo:
             other = todo.pop()
             if other not in seen and other != site:
                 seen.add(other)
-                todo.extend(direct.get(other, ()))
+                todo.extend(linked[other])
         closure[site] = seen
     globals_ = hashlib.sha256(_canonical(global_tables(document)).encode()).hexdigest()
     keys = {}
