@@ -81,6 +81,7 @@ def test_a_run_without_root_tells_what_it_can_and_says_what_needs_root(tmp_path,
         assert (tmp_path / "demo" / path).is_file(), path
         assert str(tmp_path / "demo" / path.split("/")[0]) in text
     assert "the lab's steps skipped: needs root" in text
+    assert f"skipped: {story.NEEDS_ROOT}" in sections["Plant health and goals"]
     # the demo's repository is its own: this work tree's inventory is untouched
     assert _inventory_status() == before
     assert "gw-rw-04" not in (ROOT / "inventory/sites/ridgeway/gateways.yaml").read_text()
@@ -125,6 +126,13 @@ def test_the_whole_story_on_a_lab_of_its_own(tmp_path):
         assert ", 0 writes" in reads and not re.search(r", [1-9]\d* writes", reads)
         roles = sections["Live values at the broker, by data-class role"]
         assert re.search(r"received no [\w-]+", roles)
+        plant = sections["Plant health and goals"]
+        assert re.search(
+            r"^ok: ([1-9]\d*)/\1 gateways online, [1-9]\d*/\d+ signals judged, goals: "
+            r"rw-[\w-]+ (\S+ \w+ over \d+ s|no data)", plant, re.M,
+        ), plant  # fmt: skip
+        assert "Device health of ridgeway" in (tmp_path / "out/plant-review/review.md").read_text()
+        assert (tmp_path / "out/plant-snapshot-ridgeway.json").is_file()
         window = sections["A vendor grant inside and after its window"]
         assert re.search(r"inside: .+:\d+ reached", window)
         assert "after the end: login refused" in window

@@ -84,16 +84,16 @@ def pick_roles(inv: Inventory, site: str, gateways: list[str]) -> tuple[str, str
     raise ValueError(f"no published class of {site} is withheld from any role: nothing to show")
 
 
-def consume(stack: DemoStack, inv: Inventory, roles: list[str], seconds: int) -> list[Consumer]:
-    """Each role's consumer subscribes to the whole site for `seconds`, with its own client
-    certificate, from a lab host that may reach the broker."""
-    site = stack.site
-    access = broker_access.build(inv, site)
+def consumer_host(stack: DemoStack, inv: Inventory) -> tuple[verify.Host, broker_access.Listener]:
+    """A lab host that may reach the site broker (a client first), and the broker's listener."""
+    access = broker_access.build(inv, stack.site)
     [listener] = access.listeners[:1]
-    seg = segmentation.build(inv, site)
+    seg = segmentation.build(inv, stack.site)
     where = next(
         h
-        for h in sorted(verify.hosts(inv, site, seg), key=lambda h: (h.kind != "client", h.name))
+        for h in sorted(
+            verify.hosts(inv, stack.site, seg), key=lambda h: (h.kind != "client", h.name)
+        )
         if h.zone != INTERNET
         and h.name != access.broker_id
         and Namespace(f"{stack.prefix}-{h.name}").exists()
@@ -101,6 +101,14 @@ def consume(stack: DemoStack, inv: Inventory, roles: list[str], seconds: int) ->
             seg, h.zone, h.address, access.zone, listener.address, "tcp", listener.port
         )
     )
+    return where, listener
+
+
+def consume(stack: DemoStack, inv: Inventory, roles: list[str], seconds: int) -> list[Consumer]:
+    """Each role's consumer subscribes to the whole site for `seconds`, with its own client
+    certificate, from a lab host that may reach the broker."""
+    site = stack.site
+    where, listener = consumer_host(stack, inv)
     pki = stack.state / "pki"
 
     def one(role: str) -> Consumer:

@@ -4,10 +4,11 @@ child process, as `make lab-up` does) on a private copy of the sample inventory.
 The copy adds only what a real plant has outside the repository or on another day: an SSH key
 for the network admin who converges the gateways (people's keys are not in the sample), one
 remote-access grant per gateway for that admin (the bastion is the only way to a gateway), and a
-vendor grant whose window ends a few minutes after the lab is up. Everything lives under
-`.state/demo/<site>/` (git-ignored): the inventory copy, the Pulumi backend, the lab's keys and
-certificates. The stack's names carry the prefix `demo<site>`, apart from `make lab-up`'s lab and
-from every test's, so they run side by side.
+vendor grant whose window ends a few minutes after the lab is up; and, when the sample has none,
+the `gateway-health` data class, so that the collectors publish their own health. Everything
+lives under `.state/demo/<site>/` (git-ignored): the inventory copy, the Pulumi backend, the
+lab's keys and certificates. The stack's names carry the prefix `demo<site>`, apart from
+`make lab-up`'s lab and from every test's, so they run side by side.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from pathlib import Path
 
 from netaddr import IPAddress, IPNetwork
 
+from plantctl.collector.config import HEALTH_CLASS
 from plantctl.lab import verify
 from plantctl.lab.netns import Namespace
 from plantctl.lab.network import Switch
-from plantctl.model import protocols
+from plantctl.model import ownership, protocols
 from plantctl.model.inventory import Inventory
 from plantctl.plant import segmentation
 from plantctl.providers.lab import check_prefix, run_dir, stack_prefix
@@ -41,6 +43,10 @@ ADMIN_ROLE = "network-admin"  # who administers gateways (inventory/org/roles.ya
 # the story reaches the grant's step (after the converge), so that it seldom waits for the end.
 VENDOR_LEAD_S = 120
 STACK_TIMEOUT_S = 600
+# Who views gateway health in the demo's copy: maintenance keeps the gateways healthy, IT runs
+# them and the broker, and the plant manager reads the review (device health beside the goals,
+# whose metrics that role views too: the review's snapshot is taken with its certificate).
+HEALTH_VIEWERS = ("maintenance-technician", "network-admin", "plant-manager")
 
 
 class StackFailed(RuntimeError):
@@ -190,6 +196,24 @@ class DemoStack:
         )
         grants = self.inventory / "access" / "grants.yaml"
         grants.write_text(grants.read_text().rstrip("\n") + "\n" + "".join(added))
+        self._adopt_health(inv)
+
+    def _adopt_health(self, inv: Inventory) -> None:
+        """The health data class, when the sample has none: the collectors then publish their
+        own health (collector_config, broker_access), which the review's plant section reads."""
+        if inv.get("data_class", HEALTH_CLASS) is not None:
+            return
+        owner = ownership.resolve(inv, self.site)["sensor-gateway-health"]
+        viewers = ", ".join(HEALTH_VIEWERS)
+        classes = self.inventory / "data_classes.yaml"
+        classes.write_text(
+            classes.read_text().rstrip("\n")
+            + f"\n  - id: {HEALTH_CLASS}\n    name: Gateway health\n    owner: {owner}\n"
+            f"    viewers: [{viewers}]\n    editors: []\n    exporters: []\n"
+            "    retention: {days: 90, min_days: 30, max_days: 365}\n"
+            f"    official_reports: false\n    correction_owner: {owner}\n"
+            f"    dashboard_change_approver: {owner}\n    leaves_site: false\n"
+        )
 
     # -- the stack --------------------------------------------------------------------------
 

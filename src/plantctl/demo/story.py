@@ -25,7 +25,7 @@ from plantctl.model.inventory import Inventory
 from plantctl.model.loader import load
 from plantctl.providers.lab import teardown
 
-from . import data_path, pull_request, vendor
+from . import data_path, plant_review, pull_request, vendor
 from .gateways import GatewayError, Gateways, build_wheelhouse
 from .stack import REPO, DemoStack, StackFailed
 
@@ -73,6 +73,10 @@ class Demo:
     gateways: Gateways | None = None
     background: dict[str, Future] = field(default_factory=dict)
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=3))
+    # the reviews' period: the last 30 days
+    since: str = field(
+        default_factory=lambda: (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%d")
+    )
 
     @property
     def site(self) -> str:
@@ -149,7 +153,7 @@ def start_background(d: Demo) -> None:
     """The pull request and the reports, computed from the start (they need no lab)."""
     out = d.options.output.resolve()
     d.background["pr"] = d.pool.submit(pull_request.run, out / "pull-request", d.site)
-    since = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%d")
+    since = d.since
     d.background["audit"] = d.pool.submit(d.plantctl, "audit", "--output", str(out / "audit"))
     d.background["review"] = d.pool.submit(
         d.plantctl, "review", "--since", since, "--output", str(out / "review")
@@ -332,6 +336,43 @@ def broker_roles(d: Demo) -> str:
     )
 
 
+def plant_health(d: Demo) -> str:
+    stack, inv = d.lab()
+    out = d.options.output.resolve()
+    try:
+        seen = plant_review.snapshot(stack, inv, out)
+        d.say(
+            f"snapshot at the broker, {plant_review.RECORD_S} s with role {seen.role}'s "
+            f"certificate (exit {seen.code}: {'healthy' if seen.code == 0 else 'needs attention'}):"
+        )
+        for line in seen.lines:
+            d.say("  " + line)
+        written, md = plant_review.review(d.plantctl, seen, d.since, out / "plant-review")
+    except plant_review.ReviewFailed as exc:
+        raise StepFailed(str(exc)) from None
+    d.say(f"written: {seen.snapshot}")
+    for path in written:
+        d.say(f"written: {path}")
+    doc = seen.doc
+    gateways = doc["gateways"]
+    online = doc["summary"]["gateways_online"]
+    if online == 0:
+        raise StepFailed(f"no gateway published its health ({seen.snapshot})")
+    judged = plant_review.judged(doc)
+    if judged == 0:
+        raise StepFailed(f"the snapshot heard no signal's samples ({seen.snapshot})")
+    missing = [t for t in ("Device health of", "Goal progress of") if t not in md]
+    if missing:
+        raise StepFailed(
+            f"the review has no {' or '.join(missing)} section: {out / 'plant-review'}"
+        )
+    goals = "; ".join(f"{k} {plant_review.goal_figure(g)}" for k, g in sorted(doc["goals"].items()))
+    return (
+        f"{online}/{len(gateways)} gateways online, {judged}/{len(doc['signals'])} signals "
+        f"judged, goals: {goals or 'none'}; review: {out / 'plant-review' / 'review.html'}"
+    )
+
+
 def vendor_window(d: Demo) -> str:
     seen: vendor.WindowSeen = d.background["vendor"].result()
     for line in seen.lines:
@@ -454,6 +495,13 @@ STEPS = [
         "Live values at the broker, by data-class role",
         "the broker delivers a data class only to the roles its viewers list",
         broker_roles,
+        lab=True,
+    ),
+    Step(
+        "Plant health and goals",
+        "the governance review's device health, data accuracy and goal progress come from "
+        "the running plant (a listening snapshot at the broker, plantctl review --plant)",
+        plant_health,
         lab=True,
     ),
     Step(
