@@ -68,6 +68,12 @@ lab-test: setup  ## the gateway roles on booted lab machines (root): converge tw
 bench-fleet: setup  ## fleet converges through ansible-runner at 2, 5 and 10 gateways (root)
 	$(PY) bench/fleet.py
 
+# Site brokers bridged to the enterprise broker (lab/bridged_sites.py): latency, a WAN outage,
+# the bridges' drain and burst throughput (build/bench-bridge.json).
+.PHONY: bench-bridge
+bench-bridge: setup  ## bridge latency p50/p99, outage loss, throughput (root)
+	$(PY) bench/bridge.py
+
 lab-clean:  ## remove leftovers of lab runs whose owner died (namespaces, machines, mounts)
 	$(PY) -m plantctl.lab cleanup
 

@@ -50,6 +50,17 @@ class Fleet:
     machines: dict[str, Machine]
     boot_seconds: float
 
+    def close_masters(self) -> None:
+        """Close the SSH masters ControlPersist keeps, so the next converge connects afresh
+        (as an AWX job does, in a new container)."""
+        for sock in (self.work / "cp").glob("*"):
+            subprocess.run(
+                ["ssh", "-F", str(self.ssh_config), "-o", f"ControlPath={sock}", "-O", "exit", "x"],
+                capture_output=True,
+                check=False,
+                timeout=10,
+            )
+
     def envvars(self) -> dict[str, str]:
         """The controller's SSH set-up (AWX: the machine credential and the job's environment)."""
         return {
@@ -122,14 +133,8 @@ def fleet(work: Path, count: int) -> Iterator[Fleet]:
         }
         glob = re.sub(r"\.\d+$", ".*", addresses[gateways[0]])
         ssh_config = write_ssh_config(work, keys, ctl, bastion["address"], glob, host_keys)
+        f = Fleet(lab, work, inventory_dir, ssh_config, gateways, addresses, machines, boot)
         try:
-            yield Fleet(lab, work, inventory_dir, ssh_config, gateways, addresses, machines, boot)
+            yield f
         finally:
-            # Close the SSH masters before the machines go away.
-            for sock in (work / "cp").glob("*"):
-                subprocess.run(
-                    ["ssh", "-F", str(ssh_config), "-o", f"ControlPath={sock}", "-O", "exit", "x"],
-                    capture_output=True,
-                    check=False,
-                    timeout=10,
-                )
+            f.close_masters()  # before the machines go away
