@@ -4,8 +4,9 @@
 CA in a directory for one lab run or test (valid two days): brokers get server certificates with
 their IP addresses and names as subjectAltName; gateways and test clients get client
 certificates whose common name is their broker account (`gateway.<id>` for a gateway:
-plant/broker_access.py; Mosquitto's `use_identity_as_username` makes that the MQTT user name). The lab stack's broker set (providers/lab_pki.py) is issued with the same
-two functions. Private keys are written 0600 and stay in the lab's directory; nothing here is
+plant/broker_access.py; Mosquitto's `use_identity_as_username` makes that the MQTT user
+name). The lab stack's broker set (providers/lab_pki.py) is issued with the same two functions.
+Private keys are written 0600 and stay in the lab's directory; nothing here is
 ever committed.
 """
 
