@@ -145,6 +145,8 @@ class Recorder(pulumi.runtime.Mocks):
 def production_without_a_key(tmp_path):
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # A root stack left by an earlier test waits on that test's loop: each test gets its own.
+    pulumi.runtime.settings.set_root_resource(None)
     mocks = Recorder()
     pulumi.runtime.set_mocks(mocks, project="plant", stack="ridgeway", preview=True)
     pulumi.runtime.set_all_config(

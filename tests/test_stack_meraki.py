@@ -45,6 +45,8 @@ def production(tmp_path):
     # Pulumi's runtime needs a current event loop; an earlier asyncio.run() leaves none.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # A root stack left by an earlier test waits on that test's loop: each test gets its own.
+    pulumi.runtime.settings.set_root_resource(None)
     mocks = Recorder()
     pulumi.runtime.set_mocks(mocks, project="plant", stack="ridgeway", preview=False)
     pulumi.runtime.set_all_config(
