@@ -121,6 +121,7 @@ def _wait_until(moment: datetime) -> None:
         time.sleep(left)
 
 
+@pytest.mark.enforces("RA-002")  # the end a grant must have is kept by sshd and the reaper
 def test_a_grant_deployed_before_its_start_is_refused_then_accepted_then_refused(lab):
     runs = dict(lab.timings)
     start, end = WINDOW["start"], WINDOW["end"]
@@ -193,6 +194,7 @@ def test_a_grant_deployed_before_its_start_is_refused_then_accepted_then_refused
     assert _try(lab).returncode == 255
 
 
+@pytest.mark.enforces("RA-002")  # the end a grant must have is kept by sshd and the reaper
 def test_the_bastion_runs_the_grant_reaper_and_no_session_of_the_grant_is_left(lab):
     from plantctl.configs import grant_reaper
 
