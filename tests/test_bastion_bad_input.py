@@ -14,20 +14,16 @@ runtime (a grant for a person without a key).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
 
-import pulumi
 import pytest
+from meraki_mocks import KEY, NOW, ROOT, meraki_program
 
 from plantctl.model.loader import load
 from plantctl.plant import grants
 
-ROOT = Path(__file__).resolve().parents[1]
-NOW = "2026-11-22T12:00:00Z"
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheMockTestOnly0000000000000000000"
 VENDOR_END = "end: 2026-12-03T14:00:00-05:00"  # g-rw-0008, rkessler (external)
 INTERNAL_END = "end: 2026-12-11T17:00:00-05:00"  # g-rw-0007, dokafor (internal)
 
@@ -129,41 +125,14 @@ def test_a_totp_request_for_a_grant_without_mfa_names_its_line(tmp_path, plantct
 # -- a grant for a person without a key: the stack program refuses it -------------------------
 
 
-class Recorder(pulumi.runtime.Mocks):
-    def __init__(self):
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
 @pytest.fixture
 def production_without_a_key(tmp_path):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    # A root stack left by an earlier test waits on that test's loop: each test gets its own.
-    pulumi.runtime.settings.set_root_resource(None)
-    mocks = Recorder()
-    pulumi.runtime.set_mocks(mocks, project="plant", stack="ridgeway", preview=True)
-    pulumi.runtime.set_all_config(
-        {
-            "plantctl:target": "meraki",
-            "plantctl:inventory": str(ROOT / "inventory"),
-            "plantctl:merakiNetworkId": "L_1234",
-            "plantctl:configDir": str(tmp_path / "out"),
-            "plantctl:now": NOW,
-            "plantctl:sshKeys": json.dumps({"dokafor": KEY}),  # none for rkessler (g-rw-0008)
-        }
-    )
-    from plantstack import program
-
-    yield program, mocks, tmp_path / "out"
-    asyncio.set_event_loop(None)
-    loop.close()
+    # none for rkessler (g-rw-0008)
+    with meraki_program(tmp_path / "out", preview=True, ssh_keys={"dokafor": KEY}) as (
+        program,
+        mocks,
+    ):
+        yield program, mocks, tmp_path / "out"
 
 
 # the program stops half-way on purpose: the engine's pending registrations are never awaited

@@ -3,15 +3,12 @@ the sample plant. Mocks are set before the program is imported; assertions run i
 
 from __future__ import annotations
 
-import asyncio
 import json
-from pathlib import Path
 
 import pulumi
 import pytest
+from meraki_mocks import KEY, ROOT, Recorder, meraki_program
 
-ROOT = Path(__file__).resolve().parents[1]
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheMockTestOnly0000000000000000000"
 L3 = "meraki:networks/applianceFirewallL3FirewallRules:ApplianceFirewallL3FirewallRules"
 INBOUND = (
     "meraki:networks/applianceFirewallInboundFirewallRules:ApplianceFirewallInboundFirewallRules"
@@ -20,50 +17,13 @@ VLAN = "meraki:networks/applianceVlans:ApplianceVlans"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
-class Recorder(pulumi.runtime.Mocks):
-    def __init__(self):
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-    def of(self, typ: str) -> list:
-        return [r for r in self.resources if r.typ == typ]
-
-    def one(self, typ: str):
-        [found] = self.of(typ)
-        return found.inputs
-
-
 @pytest.fixture
 def production(tmp_path):
     """The program for stack `ridgeway` on the Meraki target, with fresh mocks."""
-    # Pulumi's runtime needs a current event loop; an earlier asyncio.run() leaves none.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    # A root stack left by an earlier test waits on that test's loop: each test gets its own.
-    pulumi.runtime.settings.set_root_resource(None)
-    mocks = Recorder()
-    pulumi.runtime.set_mocks(mocks, project="plant", stack="ridgeway", preview=False)
-    pulumi.runtime.set_all_config(
-        {
-            "plantctl:target": "meraki",
-            "plantctl:inventory": str(ROOT / "inventory"),
-            "plantctl:merakiNetworkId": "L_1234",
-            "plantctl:configDir": str(tmp_path / "out"),
-            "plantctl:now": "2026-11-22T12:00:00Z",
-            "plantctl:sshKeys": json.dumps({"dokafor": KEY, "rkessler": KEY}),
-        }
-    )
-    from plantstack import program  # imported only once the mocks are set
-
-    yield program, mocks
-    asyncio.set_event_loop(None)
-    loop.close()
+    with meraki_program(
+        tmp_path / "out", preview=False, ssh_keys={"dokafor": KEY, "rkessler": KEY}
+    ) as run:
+        yield run
 
 
 def settled(components: dict) -> pulumi.Output:
