@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -24,11 +23,10 @@ from pathlib import Path
 
 import yaml
 
+from plantctl.demo.gateways import play_recap
+
 ROOT = Path(__file__).resolve().parents[2]
 AWX = ROOT / "awx"
-RECAP = re.compile(
-    r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M
-)
 
 
 @dataclass
@@ -173,8 +171,5 @@ def playbook(
             args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=1200, check=False
         )
     seconds = time.monotonic() - started
-    recap = {
-        m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
-        for m in RECAP.finditer(log.read_text())
-    }
+    recap = play_recap(log.read_text())
     return Converge("ansible-playbook", seconds, recap, log, proc.returncode)

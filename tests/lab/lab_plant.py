@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from plantctl.demo.gateways import play_recap
 from plantctl.lab import Lab, Machine, Namespace, PlcSimulator
 from plantctl.lab.observer import Subscriber
 from plantctl.lab.pki import Authority
@@ -42,9 +43,6 @@ GATEWAYS = ("gw-rw-01", "gw-rw-02")
 S7_MACHINE, LOGIX_MACHINE = "rw-press-03", "rw-weld-01"
 ADMINS = ("dokafor", "kito", "abello")  # the admin role bindings at ridgeway
 OPERATOR = "dokafor"  # the network admin who runs the second converge
-RECAP = re.compile(
-    r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M
-)
 
 
 @dataclass
@@ -132,15 +130,7 @@ class Plant:
             )
         seconds = time.monotonic() - started
         text = log.read_text()
-        recap = {
-            m[1]: {
-                "ok": int(m[2]),
-                "changed": int(m[3]),
-                "unreachable": int(m[4]),
-                "failed": int(m[5]),
-            }
-            for m in RECAP.finditer(text)
-        }
+        recap = play_recap(text)
         if proc.returncode != 0:
             tail = "\n".join(text.splitlines()[-60:])
             pytest.fail(f"ansible-playbook {playbook} as {user} exited {proc.returncode}:\n{tail}")

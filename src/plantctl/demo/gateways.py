@@ -38,6 +38,16 @@ from .stack import REPO, DemoStack, site_service
 RECAP = re.compile(
     r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M
 )
+
+
+def play_recap(text: str) -> dict[str, dict[str, int]]:
+    """host -> ok, changed, unreachable, failed from an ansible-playbook log's PLAY RECAP."""
+    return {
+        m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
+        for m in RECAP.finditer(text)
+    }
+
+
 CONVERGE_TIMEOUT_S = 900
 
 
@@ -287,15 +297,7 @@ Host *
             except subprocess.TimeoutExpired:
                 code = -1
         text = log.read_text()
-        recap = {
-            m[1]: {
-                "ok": int(m[2]),
-                "changed": int(m[3]),
-                "unreachable": int(m[4]),
-                "failed": int(m[5]),
-            }
-            for m in RECAP.finditer(text)
-        }
+        recap = play_recap(text)
         done = Converge(user, time.monotonic() - started, code, recap, log)
         self.converges.append(done)
         return done
