@@ -151,6 +151,8 @@ def pull_request_input(tmp_path_factory) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(repo)
         mp.setattr(check, "engine", _fake_engine(documents))
+        # the whole document in one decide() (the scoped evaluation sends slices of it)
+        mp.setattr(check, "judged_by", lambda *_args, **_kwargs: None)
         code = cli.main(
             ["check", "--base", base, "--head", head, "--approvals", str(reviews),
              "--author", "Abello", "--now", "2026-11-22T12:00:00Z", "--format", "json",
